@@ -1,0 +1,186 @@
+"""Consumer runner: at-least-once delivery made exactly-once in effect.
+
+Offsets are committed only after the handler's effect is durable; handlers are
+idempotent (they dedupe by event id or aggregate version), transient failures are
+retried with tenacity, and a poison event is parked on the dead-letter topic with
+its error in the headers so that the events behind it keep flowing.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import orjson
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.errors import KafkaError
+from opentelemetry.trace import SpanKind
+from pydantic import ValidationError
+from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, NotPrimaryError
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
+from contracts.envelope import CloudEvent
+from contracts.topics import dead_letter_topic
+from infra.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from infra.settings import PlatformSettings
+from infra.telemetry import carrier_from_kafka_headers, context_from_carrier, tracer
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[CloudEvent, ConsumerRecord], Awaitable[None]]
+
+
+class TransientError(Exception):
+    """Raised by handlers for conditions that will pass (a dependency not caught up yet)."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(
+        exc, (TransientError, AutoReconnect, ConnectionFailure, NetworkTimeout, NotPrimaryError, KafkaError, OSError, asyncio.TimeoutError)
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_seconds: float = 30.0
+    initial_wait: float = 0.05
+    max_wait: float = 2.0
+
+
+def decode(record: ConsumerRecord) -> CloudEvent:
+    return CloudEvent.model_validate(orjson.loads(record.value))
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        settings: PlatformSettings,
+        group_id: str,
+        topics: list[str],
+        handler: Handler,
+        producer_factory,
+        retry: RetryPolicy = RetryPolicy(),
+        auto_offset_reset: str = "earliest",
+    ) -> None:
+        self.settings = settings
+        self.group_id = group_id
+        self.topics = topics
+        self.handler = handler
+        self.producer_factory = producer_factory
+        self.retry = retry
+        self.auto_offset_reset = auto_offset_reset
+        self._stopping = False
+        self._task: asyncio.Task | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._dlq_producer = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.group_id}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task:
+            await self._task
+
+    @property
+    def running(self) -> bool:
+        return self._consumer is not None and not self._stopping
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await self._consume()
+            except Exception as exc:  # noqa: BLE001 - the runner must outlive outages
+                level = logging.WARNING if is_transient(exc) else logging.ERROR
+                log.log(level, "consumer interrupted; reconnecting",
+                        extra={"group": self.group_id, "error_type": type(exc).__name__})
+                await asyncio.sleep(1.0)
+            finally:
+                await self._close()
+
+    async def _close(self) -> None:
+        for closeable in (self._consumer, self._dlq_producer):
+            if closeable is not None:
+                try:
+                    await closeable.stop()
+                except KafkaError:
+                    pass
+        self._consumer = None
+        self._dlq_producer = None
+
+    async def _consume(self) -> None:
+        consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset=self.auto_offset_reset,
+            isolation_level="read_committed",
+        )
+        self._consumer = consumer
+        await consumer.start()
+        self._dlq_producer = self.producer_factory()
+        await self._dlq_producer.start()
+        while not self._stopping:
+            batches = await consumer.getmany(timeout_ms=200, max_records=200)
+            for records in batches.values():
+                for record in records:
+                    await self._handle_record(record)
+            if batches:
+                # Every effect above is durable (or dead-lettered) before offsets move.
+                await consumer.commit()
+
+    async def _handle_record(self, record: ConsumerRecord) -> None:
+        try:
+            event = decode(record)
+        except (ValueError, ValidationError) as exc:
+            await self._dead_letter(record, exc)
+            return
+        ctx = context_from_carrier(carrier_from_kafka_headers(record.headers))
+        with tracer(__name__).start_as_current_span(
+            f"consume {event.type}", context=ctx, kind=SpanKind.CONSUMER,
+            attributes={"messaging.destination.name": record.topic, "messaging.consumer.group.name": self.group_id},
+        ):
+            try:
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception(is_transient),
+                    stop=stop_after_delay(self.retry.max_seconds),
+                    wait=wait_exponential_jitter(initial=self.retry.initial_wait, max=self.retry.max_wait),
+                    reraise=True,
+                ):
+                    with attempt:
+                        await self.handler(event, record)
+            except Exception as exc:  # noqa: BLE001 - anything left is poison for this handler
+                if is_transient(exc) and not isinstance(exc, TransientError):
+                    raise  # infrastructure is down: do not commit, reconnect and retry later
+                await self._dead_letter(record, exc)
+                return
+        EVENTS_CONSUMED.labels(self.settings.service_name, self.group_id, record.topic, "ok").inc()
+
+    async def _dead_letter(self, record: ConsumerRecord, exc: BaseException) -> None:
+        topic = dead_letter_topic(record.topic)
+        headers = list(record.headers or ()) + [
+            ("dlq.error_type", type(exc).__name__.encode()),
+            ("dlq.error", _describe(exc).encode()),
+            ("dlq.source_topic", record.topic.encode()),
+            ("dlq.source_partition", str(record.partition).encode()),
+            ("dlq.source_offset", str(record.offset).encode()),
+            ("dlq.consumer_group", self.group_id.encode()),
+        ]
+        await self._dlq_producer.send_and_wait(topic, record.value, key=record.key, headers=headers)
+        DEAD_LETTERS.labels(self.settings.service_name, self.group_id, record.topic).inc()
+        EVENTS_CONSUMED.labels(self.settings.service_name, self.group_id, record.topic, "dead_lettered").inc()
+        log.error(
+            "event dead-lettered",
+            extra={"group": self.group_id, "topic": record.topic, "partition": record.partition,
+                   "offset": record.offset, "error_type": type(exc).__name__},
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    # Validation errors name fields and error kinds, never the offending values (PHI).
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors())[:1000]
+    if isinstance(exc, ValueError) and "JSON" in type(exc).__name__ or isinstance(exc, orjson.JSONDecodeError):
+        return "body is not valid JSON"
+    return f"{type(exc).__name__}: {str(exc)[:500]}"
