@@ -1,0 +1,256 @@
+"""The plan catalogue and the procedure-code categories, loaded once and immutable.
+
+Every service that prices or explains benefits (eligibility, adjudication,
+authorizations) reads the same catalogue, so the invariants a regulator would
+check are enforced here, at load time, rather than trusted to each reader.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WrapSerializer,
+    model_validator,
+)
+
+_HERE = Path(__file__).parent
+PLANS_FILE = _HERE / "plans.json"
+PROCEDURE_CODES_FILE = _HERE / "procedure_codes.json"
+
+CENT = Decimal("0.01")
+
+
+def _not_a_float(value: object) -> object:
+    # A float has already lost cents by the time we see it; money travels as strings.
+    if isinstance(value, float):
+        raise ValueError('money must be a decimal string such as "125.00", not a float')
+    return value
+
+
+def _exact_cents(value: Decimal) -> Decimal:
+    # Rounding money silently hides upstream bugs; refuse anything finer than a cent.
+    if not value.is_finite():
+        raise ValueError("money must be a finite amount")
+    if value != value.quantize(CENT):
+        raise ValueError("money has at most two decimal places")
+    return value.quantize(CENT)
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_not_a_float),
+    AfterValidator(_exact_cents),
+    PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
+]
+"""A Decimal amount in dollars with exactly two places; JSON form "1500.00"."""
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+FrozenMap = Annotated[
+    Mapping[_K, _V],
+    AfterValidator(MappingProxyType),
+    WrapSerializer(lambda value, handler: handler(dict(value))),
+]
+"""A read-only mapping: the catalogue is cached and shared, so callers must not mutate it."""
+
+SortedStrings = Annotated[
+    frozenset[str],
+    PlainSerializer(sorted, return_type=list[str]),
+]
+
+
+def normalize_code(code: str) -> str:
+    return code.strip().upper()
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Amounts(_Frozen):
+    individual: Annotated[Money, Field(ge=0)]
+    family: Annotated[Money, Field(ge=0)]
+
+
+class CostSharing(_Frozen):
+    """What the member pays for one service category, in network.
+
+    copay None means "deductible, then coinsurance". A copay with
+    deductible_applies true is charged only once the deductible is met (the member
+    pays the allowed amount until then), which is how HSA plans show copays.
+    """
+
+    copay: Annotated[Money, Field(ge=0)] | None
+    deductible_applies: bool
+
+    @model_validator(mode="after")
+    def _coinsurance_needs_deductible(self) -> CostSharing:
+        if self.copay is None and not self.deductible_applies:
+            raise ValueError("a category without a copay is 'deductible then coinsurance'")
+        return self
+
+
+class OutOfNetwork(_Frozen):
+    covered_categories: SortedStrings
+    # Emergency care out of network is charged at in-network cost sharing (ACA,
+    # No Surprises Act); the field makes that explicit in the published catalogue.
+    cost_sharing: Literal["in_network"] = "in_network"
+
+
+# 2026 limits: ACA maximum out-of-pocket (HHS NBPP 2026) and IRS HDHP limits
+# for HSA eligibility (Rev. Proc. 2025-19).
+ACA_OOP_MAX = {2026: Amounts(individual=Decimal("10600.00"), family=Decimal("21200.00"))}
+HDHP_MIN_DEDUCTIBLE = {2026: Amounts(individual=Decimal("1700.00"), family=Decimal("3400.00"))}
+HDHP_MAX_OOP = {2026: Amounts(individual=Decimal("8500.00"), family=Decimal("17000.00"))}
+# Categories an HDHP may pay before the deductible: preventive care, and telehealth
+# under the safe harbour made permanent for plan years from 2025.
+HDHP_PRE_DEDUCTIBLE_CATEGORIES = frozenset({"preventive", "telehealth"})
+
+
+class Plan(_Frozen):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+    name: str
+    metal_level: Literal["bronze", "silver", "gold", "platinum"]
+    network_type: Literal["HMO", "EPO"]
+    plan_year: int
+    hsa_eligible: bool
+    deductible: Amounts
+    out_of_pocket_max: Amounts
+    coinsurance_percent: Annotated[int, Field(ge=0, le=100)]
+    cost_sharing: FrozenMap[str, CostSharing]
+    prior_authorization_codes: SortedStrings
+    out_of_network: OutOfNetwork
+
+    @property
+    def plan_year_start(self) -> date:
+        # Individual-market plan years are calendar years.
+        return date(self.plan_year, 1, 1)
+
+    @property
+    def plan_year_end(self) -> date:
+        return date(self.plan_year, 12, 31)
+
+    @property
+    def copays(self) -> dict[str, Decimal | None]:
+        return {category: sharing.copay for category, sharing in self.cost_sharing.items()}
+
+    def covers_out_of_network(self, category: str) -> bool:
+        return category in self.out_of_network.covered_categories
+
+    def requires_prior_authorization(self, code: str) -> bool:
+        return normalize_code(code) in self.prior_authorization_codes
+
+    @model_validator(mode="after")
+    def _within_legal_limits(self) -> Plan:
+        cap = ACA_OOP_MAX.get(self.plan_year)
+        if cap is None:
+            raise ValueError(f"no ACA out-of-pocket cap known for plan year {self.plan_year}")
+        for tier in ("individual", "family"):
+            oop = getattr(self.out_of_pocket_max, tier)
+            if oop > getattr(cap, tier):
+                raise ValueError(f"{tier} out-of-pocket max {oop} exceeds the ACA cap")
+            if getattr(self.deductible, tier) > oop:
+                raise ValueError(f"{tier} deductible exceeds the out-of-pocket max")
+        preventive = self.cost_sharing.get("preventive")
+        if preventive is None or preventive.copay != 0 or preventive.deductible_applies:
+            raise ValueError("in-network preventive care must be free of cost sharing (ACA)")
+        if "emergency_room" not in self.out_of_network.covered_categories:
+            raise ValueError("emergency care must be covered out of network")
+        if self.hsa_eligible:
+            self._check_hdhp()
+        return self
+
+    def _check_hdhp(self) -> None:
+        minimum, maximum = HDHP_MIN_DEDUCTIBLE[self.plan_year], HDHP_MAX_OOP[self.plan_year]
+        for tier in ("individual", "family"):
+            if getattr(self.deductible, tier) < getattr(minimum, tier):
+                raise ValueError(f"HSA plan {tier} deductible is below the HDHP minimum")
+            if getattr(self.out_of_pocket_max, tier) > getattr(maximum, tier):
+                raise ValueError(f"HSA plan {tier} out-of-pocket max exceeds the HDHP limit")
+        for category, sharing in self.cost_sharing.items():
+            if not sharing.deductible_applies and category not in HDHP_PRE_DEDUCTIBLE_CATEGORIES:
+                raise ValueError(f"HSA plan pays {category} before the deductible")
+
+
+class UnknownPlanError(KeyError):
+    def __init__(self, plan_id: str) -> None:
+        super().__init__(plan_id)
+        self.plan_id = plan_id
+
+
+class Catalogue(_Frozen):
+    version: str
+    categories: tuple[str, ...]
+    plans: FrozenMap[str, Plan]
+    procedure_categories: FrozenMap[str, str]
+    procedure_descriptions: FrozenMap[str, str]
+
+    def plan(self, plan_id: str) -> Plan:
+        try:
+            return self.plans[plan_id]
+        except KeyError:
+            raise UnknownPlanError(plan_id) from None
+
+    def category_of(self, code: str) -> str | None:
+        return self.procedure_categories.get(normalize_code(code))
+
+    def is_known_procedure(self, code: str) -> bool:
+        return normalize_code(code) in self.procedure_categories
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Catalogue:
+        categories = set(self.categories)
+        stray = set(self.procedure_categories.values()) - categories
+        if stray:
+            raise ValueError(f"procedure codes use undeclared categories {sorted(stray)}")
+        for plan in self.plans.values():
+            if set(plan.cost_sharing) != categories:
+                raise ValueError(f"{plan.id}: cost sharing must cover exactly {sorted(categories)}")
+            if not plan.out_of_network.covered_categories <= categories:
+                raise ValueError(f"{plan.id}: unknown out-of-network category")
+            for code in plan.prior_authorization_codes:
+                category = self.procedure_categories.get(code)
+                if category is None:
+                    raise ValueError(f"{plan.id}: prior authorization for unknown code {code}")
+                # Requiring authorization for emergency or preventive care is unlawful.
+                if category in {"emergency_room", "preventive"}:
+                    raise ValueError(f"{plan.id}: prior authorization on {category} code {code}")
+        return self
+
+
+def parse_catalogue(plans_doc: dict, procedures_doc: dict) -> Catalogue:
+    plan_list = [Plan.model_validate(raw) for raw in plans_doc["plans"]]
+    ids = [plan.id for plan in plan_list]
+    if len(ids) != len(set(ids)):
+        raise ValueError("duplicate plan id in the catalogue")
+    codes = procedures_doc["codes"]
+    return Catalogue(
+        version=plans_doc["version"],
+        categories=tuple(procedures_doc["categories"]),
+        plans={plan.id: plan for plan in plan_list},
+        procedure_categories={normalize_code(c["code"]): c["category"] for c in codes},
+        procedure_descriptions={normalize_code(c["code"]): c["description"] for c in codes},
+    )
+
+
+@cache
+def load_catalogue() -> Catalogue:
+    return parse_catalogue(
+        json.loads(PLANS_FILE.read_text(encoding="utf-8")),
+        json.loads(PROCEDURE_CODES_FILE.read_text(encoding="utf-8")),
+    )

@@ -1,0 +1,84 @@
+"""Eligibility's read copy of a member's deductible and out-of-pocket accumulators.
+
+Adjudication owns the accumulators and publishes each change as a delta. The copy
+sums the deltas without clamping and clamps only when read: sums commute, so a
+reversal that arrives before the charge it reverses still converges on the right
+total, and replaying any update is a no-op because applied adjudication ids are kept.
+
+Accumulators are kept per member per plan year, not per plan: within one issuer a
+mid-year plan change carries what the member has already paid into the new plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, computed_field
+
+from refdata.plans import Money, SortedStrings
+
+ZERO = Decimal("0.00")
+
+
+class AccumulatorUpdate(BaseModel):
+    """The payload expected from adjudication for every accumulator change.
+
+    Amounts are signed deltas as decimal strings ("125.00", "-125.00" for a
+    reversal). adjudication_id identifies one decision and is the idempotency key:
+    a re-adjudication or reversal carries a new adjudication_id.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    member_id: str
+    plan_id: str
+    plan_year: int
+    deductible_applied: Money
+    out_of_pocket_applied: Money
+    claim_id: str
+    adjudication_id: str
+
+
+class Accumulators(BaseModel):
+    # extra="ignore": stored documents also hold the computed *_met fields.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    member_id: str
+    plan_year: int
+    deductible_total: Money = ZERO
+    out_of_pocket_total: Money = ZERO
+    applied_adjudication_ids: SortedStrings = frozenset()
+
+    @computed_field
+    @property
+    def deductible_met(self) -> Money:
+        return max(self.deductible_total, ZERO)
+
+    @computed_field
+    @property
+    def out_of_pocket_met(self) -> Money:
+        return max(self.out_of_pocket_total, ZERO)
+
+
+def empty_accumulators(member_id: str, plan_year: int) -> Accumulators:
+    return Accumulators(member_id=member_id, plan_year=plan_year)
+
+
+def apply_accumulator_event(
+    accumulators: Accumulators | None, payload: AccumulatorUpdate | Mapping[str, Any]
+) -> Accumulators:
+    update = payload if isinstance(payload, AccumulatorUpdate) else AccumulatorUpdate.model_validate(payload)
+    current = accumulators or empty_accumulators(update.member_id, update.plan_year)
+    if (current.member_id, current.plan_year) != (update.member_id, update.plan_year):
+        raise ValueError("accumulator update is for another member or plan year")
+    if update.adjudication_id in current.applied_adjudication_ids:
+        return current
+    return Accumulators(
+        member_id=current.member_id,
+        plan_year=current.plan_year,
+        deductible_total=current.deductible_total + update.deductible_applied,
+        out_of_pocket_total=current.out_of_pocket_total + update.out_of_pocket_applied,
+        applied_adjudication_ids=current.applied_adjudication_ids | {update.adjudication_id},
+    )

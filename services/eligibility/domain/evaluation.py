@@ -1,0 +1,147 @@
+"""Answering an eligibility check from the member, their accumulators and the catalogue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Set
+from decimal import Decimal
+
+from refdata.plans import Catalogue, Plan
+
+from .accumulators import Accumulators
+from .check_request import CheckRequest
+from .coverage import CoverageSegment, coverage_on, nearest_coverage
+from .member import Member
+from .result import (
+    Accumulation,
+    Benefits,
+    CoveragePeriod,
+    EligibilityResult,
+    PlanSummary,
+    ServiceBenefit,
+    ServiceNote,
+)
+
+NOT_FOUND = EligibilityResult(status="not_found")
+ZERO = Decimal("0.00")
+
+
+def evaluate(
+    request: CheckRequest,
+    member: Member | None,
+    accumulators: Iterable[Accumulators],
+    catalogue: Catalogue,
+    provider_contracted_plan_ids: Set[str] | None,
+) -> EligibilityResult:
+    """Assumes `validate_check_request` found no problems.
+
+    accumulators: the member's accumulators for any plan years (the matching year is
+    picked here). provider_contracted_plan_ids: the plans the requesting provider is
+    contracted for; None when the request names no provider.
+    """
+    # A wrong birth date must look exactly like an unknown member id, or the check
+    # becomes an oracle for who is enrolled.
+    if member is None or member.member_id != request.member_id or member.date_of_birth != request.date_of_birth:
+        return NOT_FOUND
+
+    segment = coverage_on(member.segments, request.date_of_service)
+    if segment is None:
+        return _inactive(request, member, catalogue)
+
+    plan = catalogue.plan(segment.plan_id)
+    in_network = None if provider_contracted_plan_ids is None else plan.id in provider_contracted_plan_ids
+    acc = next(
+        (a for a in accumulators if a.member_id == member.member_id and a.plan_year == plan.plan_year),
+        None,
+    )
+    return EligibilityResult(
+        status="active",
+        plan=_summary(plan),
+        coverage=_period(segment),
+        benefits=_benefits(plan, acc),
+        services=tuple(_service(code, plan, catalogue, in_network) for code in request.procedure_codes),
+    )
+
+
+def _inactive(request: CheckRequest, member: Member, catalogue: Catalogue) -> EligibilityResult:
+    # The caller proved member id and birth date, so the nearest period (e.g. "terminated
+    # 2026-03-31") is theirs to see; benefits are withheld because none apply that day.
+    nearest = nearest_coverage(member.segments, request.date_of_service)
+    inactive = ServiceNote(code="coverage_inactive", message="the member has no coverage on the date of service")
+    return EligibilityResult(
+        status="inactive",
+        plan=_summary(catalogue.plan(nearest.plan_id)) if nearest else None,
+        coverage=_period(nearest) if nearest else None,
+        services=tuple(
+            _not_covered(code, catalogue, None, inactive if catalogue.is_known_procedure(code) else _unknown(code))
+            for code in request.procedure_codes
+        ),
+    )
+
+
+def _summary(plan: Plan) -> PlanSummary:
+    return PlanSummary(id=plan.id, name=plan.name, metal_level=plan.metal_level, network_type=plan.network_type)
+
+
+def _period(segment: CoverageSegment) -> CoveragePeriod:
+    return CoveragePeriod(start=segment.start, end=segment.end)
+
+
+def _benefits(plan: Plan, acc: Accumulators | None) -> Benefits:
+    return Benefits(
+        deductible=_accumulation(plan.deductible.individual, acc.deductible_met if acc else ZERO),
+        out_of_pocket_max=_accumulation(plan.out_of_pocket_max.individual, acc.out_of_pocket_met if acc else ZERO),
+        coinsurance_percent=plan.coinsurance_percent,
+        copays=plan.copays,
+    )
+
+
+def _accumulation(amount: Decimal, met: Decimal) -> Accumulation:
+    # met can exceed a plan's amount after a mid-year change to a plan with a lower limit.
+    shown = min(met, amount)
+    return Accumulation(amount=amount, met=shown, remaining=amount - shown)
+
+
+def _service(code: str, plan: Plan, catalogue: Catalogue, in_network: bool | None) -> ServiceBenefit:
+    category = catalogue.category_of(code)
+    if category is None:
+        return _not_covered(code, catalogue, in_network, _unknown(code))
+    if in_network is False and not plan.covers_out_of_network(category):
+        note = ServiceNote(
+            code="out_of_network",
+            message=f"the provider is not in the {plan.network_type} network of {plan.name}, which covers "
+            f"out-of-network care only for {', '.join(sorted(plan.out_of_network.covered_categories))}",
+        )
+        return _not_covered(code, catalogue, in_network, note)
+    sharing = plan.cost_sharing[category]
+    return ServiceBenefit(
+        procedure_code=code,
+        known=True,
+        category=category,
+        covered=True,
+        in_network=in_network,
+        prior_authorization_required=plan.requires_prior_authorization(code),
+        copay=sharing.copay,
+        # A copay replaces coinsurance for its category.
+        coinsurance_percent=0 if sharing.copay is not None else plan.coinsurance_percent,
+        deductible_applies=sharing.deductible_applies and plan.deductible.individual > 0,
+    )
+
+
+def _unknown(code: str) -> ServiceNote:
+    return ServiceNote(code="unknown_procedure_code", message=f"procedure code {code!r} is not in the code set")
+
+
+def _not_covered(code: str, catalogue: Catalogue, in_network: bool | None, note: ServiceNote) -> ServiceBenefit:
+    return ServiceBenefit(
+        procedure_code=code,
+        known=catalogue.is_known_procedure(code),
+        category=catalogue.category_of(code),
+        covered=False,
+        in_network=in_network,
+        # Nothing is payable, so there is nothing to authorize.
+        prior_authorization_required=False,
+        copay=None,
+        coinsurance_percent=None,
+        deductible_applies=None,
+        reason=note,
+    )

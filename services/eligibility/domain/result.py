@@ -1,0 +1,80 @@
+"""The answer to an eligibility check, before the adapter adds check_id and timestamps.
+
+`result.model_dump(mode="json")` gives the API's shape: money as "0.00" strings,
+dates as YYYY-MM-DD, absent parts as null.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from refdata.plans import FrozenMap, Money
+
+Status = Literal["active", "inactive", "not_found"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PlanSummary(_Frozen):
+    id: str
+    name: str
+    metal_level: str
+    network_type: str
+
+
+class CoveragePeriod(_Frozen):
+    start: date
+    end: date | None
+
+
+class Accumulation(_Frozen):
+    """amount is the plan's limit; met is capped at it so that met + remaining == amount."""
+
+    amount: Money
+    met: Money
+    remaining: Money
+
+
+class Benefits(_Frozen):
+    deductible: Accumulation
+    out_of_pocket_max: Accumulation
+    coinsurance_percent: int
+    copays: FrozenMap[str, Money | None]
+
+
+class ServiceNote(_Frozen):
+    """Why a service is not covered: unknown_procedure_code, out_of_network, coverage_inactive."""
+
+    code: str
+    message: str
+
+
+class ServiceBenefit(_Frozen):
+    """One requested procedure code. Cost-sharing fields are null when the service is not covered.
+
+    in_network is null when the request named no provider.
+    """
+
+    procedure_code: str
+    known: bool
+    category: str | None
+    covered: bool
+    in_network: bool | None
+    prior_authorization_required: bool
+    copay: Money | None
+    coinsurance_percent: int | None
+    deductible_applies: bool | None
+    reason: ServiceNote | None = None
+
+
+class EligibilityResult(_Frozen):
+    status: Status
+    plan: PlanSummary | None = None
+    coverage: CoveragePeriod | None = None
+    benefits: Benefits | None = None
+    services: tuple[ServiceBenefit, ...] = ()
