@@ -1,0 +1,82 @@
+"""Adjudication's decision on a claim: per-line money and why, plus totals.
+
+Published on adjudication.events; the claims service applies it to the claim.
+Its JSON shape is the claims service's AdjudicationDecision.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from .money import Money
+
+# Claim adjustment reason codes (X12 CARC) this service assigns.
+CARC_DEDUCTIBLE = "1"
+CARC_COINSURANCE = "2"
+CARC_COPAY = "3"
+CARC_EXCEEDS_FEE_SCHEDULE = "45"
+CARC_NOT_COVERED = "204"
+
+DENIAL_CARCS = frozenset({"16", "18", "27", "29", "50", "97", "197", "204"})
+"""Reasons that refuse a service outright, as opposed to reducing what is paid."""
+
+_ADJUDICATION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:provider-platform:adjudication")
+
+
+def adjudication_id_for(claim_id: str, claim_version: int) -> str:
+    """Deterministic, so re-adjudicating a replayed event yields the same decision
+    id and the claim ignores it."""
+    return str(uuid.uuid5(_ADJUDICATION_NAMESPACE, f"{claim_id}:{claim_version}"))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Adjustment(_Model):
+    group: Literal["CO", "PR", "OA"]
+    carc: str
+    rarc: str | None = None
+    amount: Money
+
+
+class LineDecision(_Model):
+    line_number: int
+    procedure_code: str
+    charge_amount: Money
+    allowed_amount: Money
+    deductible: Money
+    copay: Money
+    coinsurance: Money
+    paid_amount: Money
+    patient_responsibility: Money
+    adjustments: list[Adjustment] = []
+
+    @property
+    def denied(self) -> bool:
+        return not self.paid_amount and any(adj.carc in DENIAL_CARCS for adj in self.adjustments)
+
+
+class Totals(_Model):
+    charge: Money
+    allowed: Money
+    paid: Money
+    patient_responsibility: Money
+
+
+class Decision(_Model):
+    adjudication_id: str
+    claim_id: str
+    claim_version: int
+    outcome: Literal["processed", "denied"]
+    """denied when every line pays nothing because of a denial."""
+    adjudicated_at: AwareDatetime
+    lines: list[LineDecision]
+    totals: Totals
+
+    def to_data(self) -> dict[str, Any]:
+        """The event payload: money as "125.00", instants RFC 3339."""
+        return self.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,70 @@
+"""A decision priced by adjudication is what the claim aggregate accepts.
+
+The two services share only the event's JSON, so the test goes through it.
+"""
+
+import json
+from datetime import UTC, datetime
+
+from services.adjudication.domain import load_fee_schedule, price_claim
+from services.claims.domain import Claim, ClaimStatus, ClaimSubmission
+
+RECEIVED_AT = datetime(2026, 3, 10, 14, 30, tzinfo=UTC)
+ADJUDICATED_AT = datetime(2026, 3, 10, 14, 31, tzinfo=UTC)
+
+BODY = {
+    "frequency_code": "1",
+    "member_id": "M-0001",
+    "patient_date_of_birth": "1980-05-01",
+    "billing_provider": {"npi": "1234567893", "tin": "123456789"},
+    "rendering_provider_npi": "1245319599",
+    "diagnosis_codes": ["E11.9"],
+    "lines": [
+        {"procedure_code": code, "modifiers": [], "units": units, "charge_amount": charge,
+         "date_of_service": "2026-03-01", "place_of_service": "11", "diagnosis_pointers": [1]}
+        for code, units, charge in [("99214", 1, "250.00"), ("36415", 1, "3.00"), ("97110", 2, "80.00")]
+    ],
+}
+
+
+def over_the_wire(data):
+    return json.loads(json.dumps(data))
+
+
+def received():
+    events = Claim.receive("C-1", ClaimSubmission.model_validate(BODY), organization_id="ORG-1",
+                           received_at=RECEIVED_AT)
+    return Claim.from_events(events), over_the_wire(events[0].data)
+
+
+def test_priced_claim_is_processed():
+    claim, payload = received()
+    decision = price_claim(payload, load_fee_schedule(), adjudicated_at=ADJUDICATED_AT)
+    (event,) = claim.apply_decision(over_the_wire(decision.to_data()))
+    claim.apply(event)
+    assert claim.status is ClaimStatus.PROCESSED
+    assert claim.adjudication.totals.model_dump(mode="json") == decision.to_data()["totals"]
+    assert event.data["lines"] == decision.to_data()["lines"]
+
+
+def test_replayed_claim_received_yields_a_decision_the_claim_ignores():
+    claim, payload = received()
+    first = price_claim(payload, load_fee_schedule(), adjudicated_at=ADJUDICATED_AT)
+    claim.apply(claim.apply_decision(first)[0])
+    replay = price_claim(payload, load_fee_schedule(), adjudicated_at=datetime(2026, 3, 11, tzinfo=UTC))
+    assert claim.apply_decision(replay) == []
+    assert claim.version == 2
+
+
+def test_claim_with_only_uncovered_services_is_denied():
+    body = {**BODY, "lines": [{**BODY["lines"][0], "procedure_code": "99215"}]}
+    claim = Claim.from_events(Claim.receive("C-2", ClaimSubmission.model_validate(body), organization_id="ORG-1",
+                                            received_at=RECEIVED_AT))
+    schedule = load_fee_schedule()
+    schedule = type(schedule)(schedule.version, schedule.effective_from, schedule.effective_to,
+                              {k: v for k, v in schedule.in_network.items() if k != "99215"},
+                              schedule.out_of_network_percent)
+    decision = price_claim(over_the_wire(claim.received.to_data()), schedule, adjudicated_at=ADJUDICATED_AT)
+    claim.apply(claim.apply_decision(decision)[0])
+    assert claim.status is ClaimStatus.DENIED
+    assert claim.timeline[-1].reason_codes == ("CO-204",)

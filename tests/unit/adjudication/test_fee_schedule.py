@@ -1,0 +1,70 @@
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from services.adjudication.domain import FeeSchedule, load_fee_schedule
+
+REFDATA = Path(__file__).resolve().parents[3] / "refdata"
+
+
+def procedure_codes():
+    return [entry["code"] for entry in json.loads((REFDATA / "procedure_codes.json").read_text())["codes"]]
+
+
+def test_every_known_procedure_code_has_a_rate():
+    schedule = load_fee_schedule()
+    assert set(schedule.in_network) == set(procedure_codes())
+
+
+def test_rates_are_positive_cents():
+    for code, rate in load_fee_schedule().in_network.items():
+        assert rate > 0, code
+        assert rate == rate.quantize(Decimal("0.01")), code
+
+
+def test_rates_are_the_medicare_reference_times_1_3():
+    data = json.loads((REFDATA / "fee_schedule.json").read_text())
+    multiplier = Decimal(data["in_network_multiplier_of_medicare"])
+    assert multiplier == Decimal("1.30")
+    for rate in data["rates"]:
+        expected = (Decimal(rate["medicare_reference"]) * multiplier).quantize(Decimal("0.01"))
+        assert Decimal(rate["in_network"]) == expected, rate["code"]
+
+
+@pytest.mark.parametrize(
+    ("code", "low", "high"),
+    [("99213", 90, 150), ("99214", 130, 210), ("36415", 2, 10), ("27447", 1000, 2500), ("80053", 8, 30)],
+)
+def test_rates_are_plausible(code, low, high):
+    assert low <= load_fee_schedule().allowed_per_unit(code) <= high
+
+
+def test_schedule_covers_2026():
+    schedule = load_fee_schedule()
+    assert (schedule.effective_from.isoformat(), schedule.effective_to.isoformat()) == ("2026-01-01", "2026-12-31")
+
+
+def test_out_of_network_is_a_share_of_in_network():
+    schedule = load_fee_schedule()
+    assert schedule.out_of_network_percent == Decimal("70")
+    assert schedule.allowed_per_unit("99213", in_network=False) == Decimal("81.90")  # 70% of 117.00
+    assert schedule.allowed_per_unit("83036", in_network=False) == Decimal("8.83")  # 8.834 rounds down
+
+
+def test_unknown_code_has_no_rate():
+    assert load_fee_schedule().allowed_per_unit("99499") is None
+    assert load_fee_schedule().allowed_per_unit("99499", in_network=False) is None
+
+
+def test_loaded_once():
+    assert load_fee_schedule() is load_fee_schedule()
+
+
+def test_from_dict():
+    schedule = FeeSchedule.from_dict({
+        "version": "t", "effective_from": "2026-01-01", "effective_to": "2026-12-31",
+        "out_of_network_percent_of_in_network": "50", "rates": [{"code": "99213", "in_network": "100.00"}],
+    })
+    assert schedule.allowed_per_unit("99213", in_network=False) == Decimal("50.00")
