@@ -1,0 +1,49 @@
+"""Eligibility's read copy of the accumulators adjudication publishes."""
+
+from aiokafka import ConsumerRecord
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from contracts.envelope import CloudEvent
+from infra.consumer import TransientError
+from services.eligibility.domain import Accumulators, AccumulatorUpdate, apply_accumulator_event
+
+ACCUMULATOR_EVENT = "accumulators.applied"
+
+
+class AccumulatorCopy:
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.docs = db["accumulators"]
+
+    @staticmethod
+    def _id(member_id: str, year: int) -> str:
+        return f"{member_id}:{year}"
+
+    async def for_member(self, member_id: str) -> list[Accumulators]:
+        return [Accumulators.model_validate(d) async for d in self.docs.find({"member_id": member_id})]
+
+    async def handle(self, event: CloudEvent, record: ConsumerRecord | None = None) -> None:
+        if event.type != ACCUMULATOR_EVENT:
+            return
+        update = AccumulatorUpdate.model_validate(event.data)
+        key = self._id(update.member_id, update.plan_year)
+        # Compare-and-set on the applied-id count: one atomic write per event, and a
+        # concurrent writer makes us reload instead of losing its update.
+        for _ in range(10):
+            doc = await self.docs.find_one({"_id": key})
+            current = Accumulators.model_validate(doc) if doc else None
+            updated = apply_accumulator_event(current, update)
+            if updated is current:
+                return  # already applied: replay or redelivery
+            body = updated.model_dump(mode="json")
+            body["revision"] = (doc or {}).get("revision", 0) + 1
+            if doc is None:
+                try:
+                    await self.docs.insert_one({"_id": key, **body})
+                    return
+                except DuplicateKeyError:
+                    continue
+            result = await self.docs.replace_one({"_id": key, "revision": doc.get("revision", 0)}, {"_id": key, **body})
+            if result.modified_count == 1:
+                return
+        raise TransientError("accumulator document kept changing")

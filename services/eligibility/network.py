@@ -1,0 +1,34 @@
+"""Network contracts: which plans a provider organisation is contracted (in network) for.
+
+Kept as data the operator maintains, cached briefly because every check reads it.
+"""
+
+import time
+from datetime import UTC, datetime
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+
+class NetworkContracts:
+    def __init__(self, db: AsyncDatabase, cache_seconds: float = 5.0) -> None:
+        self.contracts = db["network_contracts"]
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+
+    async def set_plans(self, organization_id: str, plan_ids: list[str]) -> dict:
+        doc = {"_id": organization_id, "plan_ids": sorted(set(plan_ids)), "updated_at": datetime.now(UTC)}
+        await self.contracts.replace_one({"_id": organization_id}, doc, upsert=True)
+        self._cache.pop(organization_id, None)
+        return doc
+
+    async def get(self, organization_id: str) -> dict | None:
+        return await self.contracts.find_one({"_id": organization_id})
+
+    async def contracted_plans(self, organization_id: str) -> frozenset[str]:
+        hit = self._cache.get(organization_id)
+        if hit and time.monotonic() - hit[0] < self.cache_seconds:
+            return hit[1]
+        doc = await self.contracts.find_one({"_id": organization_id})
+        plans = frozenset(doc["plan_ids"]) if doc else frozenset()
+        self._cache[organization_id] = (time.monotonic(), plans)
+        return plans
