@@ -128,6 +128,11 @@ class Plan(_Frozen):
     metal_level: Literal["bronze", "silver", "gold", "platinum"]
     network_type: Literal["HMO", "EPO"]
     plan_year: int
+    """The year of the benefit design, whose legal limits (ACA, HDHP) it is checked against.
+
+    Not a bound on coverage: a plan id names a product whose design renews every
+    calendar year, and members may be covered by it in any year (see benefit_year).
+    """
     hsa_eligible: bool
     deductible: Amounts
     out_of_pocket_max: Amounts
@@ -135,15 +140,6 @@ class Plan(_Frozen):
     cost_sharing: FrozenMap[str, CostSharing]
     prior_authorization_codes: SortedStrings
     out_of_network: OutOfNetwork
-
-    @property
-    def plan_year_start(self) -> date:
-        # Individual-market plan years are calendar years.
-        return date(self.plan_year, 1, 1)
-
-    @property
-    def plan_year_end(self) -> date:
-        return date(self.plan_year, 12, 31)
 
     @property
     def copays(self) -> dict[str, Decimal | None]:
@@ -185,6 +181,16 @@ class Plan(_Frozen):
         for category, sharing in self.cost_sharing.items():
             if not sharing.deductible_applies and category not in HDHP_PRE_DEDUCTIBLE_CATEGORIES:
                 raise ValueError(f"HSA plan pays {category} before the deductible")
+
+
+def benefit_year(date_of_service: date) -> int:
+    """The benefit (accumulator) year a date of service counts towards.
+
+    Benefit designs renew every calendar year, so deductibles and out-of-pocket
+    maximums reset on January 1 whatever the coverage period: the benefit year is
+    the calendar year of the date of service.
+    """
+    return date_of_service.year
 
 
 class UnknownPlanError(KeyError):

@@ -5,8 +5,11 @@ sums the deltas without clamping and clamps only when read: sums commute, so a
 reversal that arrives before the charge it reverses still converges on the right
 total, and replaying any update is a no-op because applied adjudication ids are kept.
 
-Accumulators are kept per member per plan year, not per plan: within one issuer a
-mid-year plan change carries what the member has already paid into the new plan.
+Accumulators are kept per member per benefit year, not per plan: within one issuer
+a mid-year plan change carries what the member has already paid into the new plan.
+The benefit year is the calendar year of the date of service (refdata.plans.benefit_year):
+benefit designs renew every January 1, even for coverage that spans years. The
+payload field keeps its published name, plan_year, with that meaning.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ class AccumulatorUpdate(BaseModel):
 
     Amounts are signed deltas as decimal strings ("125.00", "-125.00" for a
     reversal). adjudication_id identifies one decision and is the idempotency key:
-    a re-adjudication or reversal carries a new adjudication_id.
+    a re-adjudication or reversal carries a new adjudication_id. plan_year is the
+    benefit year: the calendar year of the claim's date of service.
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -72,7 +76,7 @@ def apply_accumulator_event(
     update = payload if isinstance(payload, AccumulatorUpdate) else AccumulatorUpdate.model_validate(payload)
     current = accumulators or empty_accumulators(update.member_id, update.plan_year)
     if (current.member_id, current.plan_year) != (update.member_id, update.plan_year):
-        raise ValueError("accumulator update is for another member or plan year")
+        raise ValueError("accumulator update is for another member or benefit year")
     if update.adjudication_id in current.applied_adjudication_ids:
         return current
     return Accumulators(

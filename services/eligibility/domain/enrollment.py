@@ -4,9 +4,11 @@ Commands never mutate state; the caller appends the events at `member.version`
 (optimistic concurrency) and gets the new state from `apply`. A command that
 would change nothing returns no events, so a retried request is harmless.
 
-Individual-market coverage lives inside one calendar plan year: an open-ended
-enrollment runs to the plan year's end, and the next year is a plan change (or
-re-enrollment) onto the next year's plan.
+A plan id names a product whose benefit design renews every calendar year, so a
+coverage period is not bounded by any plan year: it may span years, and an
+enrollment without coverage_end is open-ended (end None) until a termination sets
+one. Deductibles and out-of-pocket maximums still reset each calendar year; that is
+the accumulators' business, not the coverage period's.
 """
 
 from __future__ import annotations
@@ -49,13 +51,13 @@ def enroll(
             "coverage_start is before the member's date of birth",
             loc="coverage_start",
         )
-    end = _period_end(plan, coverage_start, coverage_end)
+    _check_period(coverage_start, coverage_end)
     return [
         MemberEnrolled(
             member_id=member_id,
             plan_id=plan.id,
             coverage_start=coverage_start,
-            coverage_end=end,
+            coverage_end=coverage_end,
             **demographics.model_dump(),
         )
     ]
@@ -77,9 +79,11 @@ def reenroll(
             f"({last.end or 'open-ended'})",
             loc="coverage_start",
         )
-    end = _period_end(plan, coverage_start, coverage_end)
+    _check_period(coverage_start, coverage_end)
     return [
-        MemberReenrolled(member_id=member.member_id, plan_id=plan.id, coverage_start=coverage_start, coverage_end=end)
+        MemberReenrolled(
+            member_id=member.member_id, plan_id=plan.id, coverage_start=coverage_start, coverage_end=coverage_end
+        )
     ]
 
 
@@ -129,14 +133,10 @@ def change_plan(member: Member, new_plan_id: str, effective_date: date, catalogu
             f"coverage ended {current.end}; a later start is a re-enrollment, not a plan change",
             loc="effective_date",
         )
-    if not plan.plan_year_start <= effective_date <= plan.plan_year_end:
-        raise DomainError(
-            "outside_plan_year",
-            f"effective_date {effective_date} is outside {plan.id}'s plan year {plan.plan_year}",
-            loc="effective_date",
-        )
-    # A pending termination inside the new plan's year still holds after the change.
-    keeps_end = current.end is not None and effective_date <= current.end <= plan.plan_year_end
+    # The new period keeps the current one's end: open-ended stays open-ended and a
+    # pending termination still holds. A change the day after coverage ended
+    # continues it, open-ended, like a fresh enrollment without an end.
+    keeps_end = current.end is None or effective_date <= current.end
     return [
         PlanChanged(
             member_id=member.member_id,
@@ -144,7 +144,7 @@ def change_plan(member: Member, new_plan_id: str, effective_date: date, catalogu
             previous_coverage_end=None if effective_date == current.start else effective_date - ONE_DAY,
             plan_id=plan.id,
             effective_date=effective_date,
-            coverage_end=current.end if keeps_end else plan.plan_year_end,
+            coverage_end=current.end if keeps_end else None,
         )
     ]
 
@@ -156,23 +156,8 @@ def _plan(catalogue: Catalogue, plan_id: str) -> Plan:
         raise DomainError("unknown_plan", f"no plan {plan_id!r} in the catalogue", loc="plan_id") from None
 
 
-def _period_end(plan: Plan, start: date, end: date | None) -> date:
-    if not plan.plan_year_start <= start <= plan.plan_year_end:
-        raise DomainError(
-            "outside_plan_year",
-            f"coverage_start {start} is outside {plan.id}'s plan year {plan.plan_year}",
-            loc="coverage_start",
-        )
-    if end is None:
-        return plan.plan_year_end
-    if end < start:
+def _check_period(start: date, end: date | None) -> None:
+    if end is not None and end < start:
         raise DomainError(
             "coverage_end_before_start", f"coverage_end {end} is before coverage_start {start}", loc="coverage_end"
         )
-    if end > plan.plan_year_end:
-        raise DomainError(
-            "outside_plan_year",
-            f"coverage_end {end} is after {plan.id}'s plan year ends {plan.plan_year_end}",
-            loc="coverage_end",
-        )
-    return end

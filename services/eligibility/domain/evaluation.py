@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Set
 from decimal import Decimal
 
-from refdata.plans import Catalogue, Plan
+from refdata.plans import Catalogue, Plan, benefit_year
 
 from .accumulators import Accumulators
 from .check_request import CheckRequest
@@ -34,9 +34,11 @@ def evaluate(
 ) -> EligibilityResult:
     """Assumes `validate_check_request` found no problems.
 
-    accumulators: the member's accumulators for any plan years (the matching year is
-    picked here). provider_contracted_plan_ids: the plans the requesting provider is
-    contracted for; None when the request names no provider.
+    accumulators: the member's accumulators for any benefit years; the ones whose
+    plan_year is the date of service's calendar year count (a benefit design renews
+    every January 1, whatever year the plan's design is dated).
+    provider_contracted_plan_ids: the plans the requesting provider is contracted
+    for; None when the request names no provider.
     """
     # A wrong birth date must look exactly like an unknown member id, or the check
     # becomes an oracle for who is enrolled.
@@ -49,10 +51,8 @@ def evaluate(
 
     plan = catalogue.plan(segment.plan_id)
     in_network = None if provider_contracted_plan_ids is None else plan.id in provider_contracted_plan_ids
-    acc = next(
-        (a for a in accumulators if a.member_id == member.member_id and a.plan_year == plan.plan_year),
-        None,
-    )
+    year = benefit_year(request.date_of_service)
+    acc = next((a for a in accumulators if a.member_id == member.member_id and a.plan_year == year), None)
     return EligibilityResult(
         status="active",
         plan=_summary(plan),

@@ -3,6 +3,9 @@
 The payloads are complete enough to rebuild the member from its stream alone and
 to let consumers (authorizations, adjudication) keep their own coverage copy
 without calling us. Types are versioned by name: a breaking change is a new type.
+
+A coverage period may span calendar years; coverage_end None means open-ended
+(covered until a later member.coverage_terminated sets an end).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ class MemberEnrolled(MemberEvent):
     gender: str
     plan_id: str
     coverage_start: date
-    coverage_end: date
+    coverage_end: date | None = None
 
 
 class MemberReenrolled(MemberEvent):
@@ -49,7 +52,7 @@ class MemberReenrolled(MemberEvent):
 
     plan_id: str
     coverage_start: date
-    coverage_end: date
+    coverage_end: date | None = None
 
 
 class CoverageTerminated(MemberEvent):
@@ -68,7 +71,8 @@ class PlanChanged(MemberEvent):
 
     previous_coverage_end is the day before effective_date, or None when the change
     takes effect on the day the previous period started: that period is then
-    replaced rather than cut to zero days.
+    replaced rather than cut to zero days. coverage_end is the previous period's
+    end carried over (None when it was open-ended), so a pending termination holds.
     """
 
     type: ClassVar[str] = "member.plan_changed"
@@ -77,7 +81,7 @@ class PlanChanged(MemberEvent):
     previous_coverage_end: date | None
     plan_id: str
     effective_date: date
-    coverage_end: date
+    coverage_end: date | None = None
 
 
 EVENT_TYPES: Mapping[str, type[MemberEvent]] = {

@@ -58,7 +58,7 @@ def test_order_of_arrival_does_not_change_the_result():
     assert fold(updates).deductible_met == D("40.00")
 
 
-def test_update_for_another_member_or_year_is_a_bug_not_a_merge():
+def test_update_for_another_member_or_benefit_year_is_a_bug_not_a_merge():
     acc = apply_accumulator_event(None, update("A1", "10.00", "10.00"))
     with pytest.raises(ValueError):
         apply_accumulator_event(acc, update("A2", "10.00", "10.00", member_id="M999"))

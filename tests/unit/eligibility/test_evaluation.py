@@ -50,7 +50,7 @@ def test_active_check_reports_the_plans_benefits(
         "metal_level": metal,
         "network_type": network,
     }
-    assert (result.coverage.start, result.coverage.end) == (date(2026, 1, 1), date(2026, 12, 31))
+    assert (result.coverage.start, result.coverage.end) == (date(2026, 1, 1), None)  # open-ended
     benefits = result.benefits
     assert (benefits.deductible.amount, benefits.deductible.met, benefits.deductible.remaining) == (
         D(deductible[0]),
@@ -126,6 +126,36 @@ def test_status_follows_coverage_periods(dos, status, plan_id, period):
     assert result.status == status
     assert result.plan.id == plan_id
     assert (result.coverage.start, result.coverage.end) == period
+    assert (result.benefits is None) is (status == "inactive")
+
+
+def test_open_ended_coverage_is_active_years_later():
+    member = enrolled("silver-hmo-2026", date(2025, 1, 1))
+    result = evaluate(check(date(2030, 3, 15), PCP), member, [], CATALOGUE, {"silver-hmo-2026"})
+    assert result.status == "active"
+    assert result.plan.id == "silver-hmo-2026"
+    assert result.model_dump(mode="json")["coverage"] == {"start": "2025-01-01", "end": None}
+    # The plan's design renews every year: same benefits in 2030 as in its design year.
+    assert result.benefits == evaluate(check(DOS, PCP), member, [], CATALOGUE, {"silver-hmo-2026"}).benefits
+    assert (result.services[0].covered, result.services[0].copay) == (True, D("35.00"))
+
+
+@pytest.mark.parametrize(
+    "dos,status",
+    [
+        (date(2024, 12, 31), "inactive"),
+        (date(2025, 1, 1), "active"),
+        (date(2026, 1, 1), "active"),
+        (date(2027, 6, 30), "active"),
+        (date(2027, 7, 1), "inactive"),
+    ],
+)
+def test_coverage_spanning_2025_to_2027(dos, status):
+    member = enrolled("gold-hmo-2026", date(2025, 1, 1), date(2027, 6, 30))
+    result = evaluate(check(dos), member, [], CATALOGUE, None)
+    assert result.status == status
+    assert result.plan.id == "gold-hmo-2026"
+    assert result.model_dump(mode="json")["coverage"] == {"start": "2025-01-01", "end": "2027-06-30"}
     assert (result.benefits is None) is (status == "inactive")
 
 
@@ -268,10 +298,55 @@ def test_remaining_is_amount_minus_met_and_never_negative(deductible_met, oop_me
     assert benefits.deductible.met + benefits.deductible.remaining == benefits.deductible.amount
 
 
-def test_only_the_plan_years_accumulators_count():
+def test_only_the_accumulators_of_the_date_of_services_year_count():
     accumulators = [_accumulators("900.00", "900.00", plan_year=2025), _accumulators("300.00", "350.00")]
     result = evaluate(check(DOS), enrolled("gold-hmo-2026", date(2026, 1, 1)), accumulators, CATALOGUE, None)
     assert result.benefits.deductible.met == D("300.00")
+
+
+@pytest.mark.parametrize(
+    "dos,deductible_met,oop_met",
+    [
+        (date(2025, 3, 1), "100.00", "110.00"),
+        (date(2025, 12, 31), "100.00", "110.00"),
+        (date(2026, 1, 1), "200.00", "220.00"),  # the benefit year resets on January 1
+        (date(2027, 6, 30), "300.00", "330.00"),
+        (date(2028, 2, 1), "0.00", "0.00"),  # nothing accumulated yet that year
+    ],
+)
+def test_accumulators_are_picked_by_the_date_of_services_calendar_year(dos, deductible_met, oop_met):
+    accumulators = [
+        _accumulators("300.00", "330.00", plan_year=2027),
+        _accumulators("100.00", "110.00", plan_year=2025),
+        _accumulators("200.00", "220.00", plan_year=2026),
+    ]
+    member = enrolled("gold-hmo-2026", date(2025, 1, 1))  # open-ended, design year 2026
+    benefits = evaluate(check(dos), member, accumulators, CATALOGUE, None).benefits
+    assert (benefits.deductible.met, benefits.out_of_pocket_max.met) == (D(deductible_met), D(oop_met))
+    assert benefits.deductible.remaining == D("1500.00") - D(deductible_met)
+
+
+def test_another_members_accumulators_never_count():
+    other = Accumulators(member_id="M999", plan_year=2026, deductible_total=D("700.00"), out_of_pocket_total=D("7.00"))
+    result = evaluate(check(DOS), enrolled("gold-hmo-2026", date(2026, 1, 1)), [other], CATALOGUE, None)
+    assert result.benefits.deductible.met == D("0.00")
+
+
+def test_plan_change_across_a_year_boundary_switches_plan_and_benefit_year():
+    member = changed(enrolled("silver-hmo-2026", date(2025, 7, 1)), "gold-hmo-2026", date(2026, 1, 1))
+    accumulators = [_accumulators("1000.00", "1200.00", plan_year=2025), _accumulators("50.00", "60.00")]
+
+    december = evaluate(check(date(2025, 12, 31), PCP), member, accumulators, CATALOGUE, None)
+    assert (december.status, december.plan.id) == ("active", "silver-hmo-2026")
+    assert (december.coverage.start, december.coverage.end) == (date(2025, 7, 1), date(2025, 12, 31))
+    assert (december.benefits.deductible.amount, december.benefits.deductible.met) == (D("4800.00"), D("1000.00"))
+    assert december.services[0].copay == D("35.00")
+
+    january = evaluate(check(date(2026, 1, 1), PCP), member, accumulators, CATALOGUE, None)
+    assert (january.status, january.plan.id) == ("active", "gold-hmo-2026")
+    assert (january.coverage.start, january.coverage.end) == (date(2026, 1, 1), None)
+    assert (january.benefits.deductible.amount, january.benefits.deductible.met) == (D("1500.00"), D("50.00"))
+    assert january.services[0].copay == D("20.00")
 
 
 def test_accumulators_carry_across_a_plan_change_in_the_same_year():
@@ -288,7 +363,7 @@ def test_result_serializes_to_the_public_shape():
         check(DOS, ER), enrolled("silver-hmo-2026", date(2026, 1, 1)), accumulators, CATALOGUE, {"silver-hmo-2026"}
     ).model_dump(mode="json")
     assert body["status"] == "active"
-    assert body["coverage"] == {"start": "2026-01-01", "end": "2026-12-31"}
+    assert body["coverage"] == {"start": "2026-01-01", "end": None}
     assert body["benefits"]["deductible"] == {"amount": "4800.00", "met": "250.00", "remaining": "4550.00"}
     assert body["benefits"]["copays"]["emergency_room"] == "450.00"
     assert body["benefits"]["copays"]["imaging"] is None

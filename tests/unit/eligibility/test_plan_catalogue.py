@@ -1,11 +1,19 @@
 import copy
 import json
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
 
-from refdata.plans import PLANS_FILE, PROCEDURE_CODES_FILE, UnknownPlanError, load_catalogue, parse_catalogue
+from refdata.plans import (
+    PLANS_FILE,
+    PROCEDURE_CODES_FILE,
+    UnknownPlanError,
+    benefit_year,
+    load_catalogue,
+    parse_catalogue,
+)
 
 from .support import PLANS
 
@@ -19,6 +27,15 @@ PLAN_IDS = [row[0] for row in PLANS]
 
 def _money(value):
     return None if value is None else D(value)
+
+
+@pytest.mark.parametrize(
+    "day,year",
+    [(date(2025, 1, 1), 2025), (date(2026, 12, 31), 2026), (date(2027, 1, 1), 2027), (date(2030, 6, 15), 2030)],
+)
+def test_the_benefit_year_is_the_calendar_year_of_the_date_of_service(day, year):
+    # Whatever the plan's design year (2026 for every seeded plan): designs renew each January 1.
+    assert benefit_year(day) == year
 
 
 def test_the_table_lists_every_seeded_plan():
