@@ -50,7 +50,10 @@ class EventStore:
         """Lets the relay in the same process wake up at once instead of waiting a poll."""
         self._listeners.append(callback)
 
-    async def append(self, stream: str, topic: str, event: CloudEvent) -> StoredEvent:
+    async def append(
+        self, stream: str, topic: str, event: CloudEvent, meta: dict[str, Any] | None = None
+    ) -> StoredEvent:
+        """meta is stored beside the event, never published (e.g. an idempotency fingerprint)."""
         if event.aggregateversion is None:
             raise ValueError("event needs its aggregate version")
         body = event.to_json_dict()
@@ -66,6 +69,8 @@ class EventStore:
             "published": False,
             "recorded_at": datetime.now(UTC),
         }
+        if meta:
+            doc["meta"] = meta
         try:
             await self.events.insert_one(doc)
         except DuplicateKeyError as exc:
@@ -80,8 +85,8 @@ class EventStore:
         return [doc["event"] async for doc in cursor]
 
     async def first(self, stream: str) -> dict[str, Any] | None:
-        doc = await self.events.find_one({"stream": stream, "version": 1}, {"event": 1})
-        return doc["event"] if doc else None
+        """The stream's first stored document (event and meta), or None for a new stream."""
+        return await self.events.find_one({"stream": stream, "version": 1}, {"event": 1, "meta": 1})
 
     async def unpublished(self, limit: int) -> list[dict[str, Any]]:
         cursor = (

@@ -76,9 +76,10 @@ def validation_errors(raw: list[dict[str, Any]]) -> list[dict[str, str]]:
             where, rest = loc[0], loc[1:]
         else:
             where, rest = "body", loc
-        path = where
+        # Body fields read as in the request ("lines[0].units"); other inputs say where they are.
+        path = "" if where == "body" else where
         for part in rest:
-            path += f"[{part}]" if part.isdigit() else f".{part}"
+            path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)
         out.append({"loc": path, "code": err.get("type", "invalid"), "message": err.get("msg", "invalid value").removeprefix("Value error, ")})
     return out
 

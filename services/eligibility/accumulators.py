@@ -8,7 +8,7 @@ from contracts.envelope import CloudEvent
 from infra.consumer import TransientError
 from services.eligibility.domain import Accumulators, AccumulatorUpdate, apply_accumulator_event
 
-ACCUMULATOR_EVENT = "accumulators.applied"
+from contracts.events.adjudication import ACCUMULATORS_APPLIED as ACCUMULATOR_EVENT
 
 
 class AccumulatorCopy:

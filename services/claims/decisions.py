@@ -1,0 +1,37 @@
+"""Applies adjudication's decisions to claims: the claim's status is our fact."""
+
+import logging
+
+from aiokafka import ConsumerRecord
+
+from contracts.envelope import CloudEvent
+from contracts.events.adjudication import CLAIM_ADJUDICATED
+from infra.consumer import TransientError
+from infra.eventstore import ConcurrencyError
+from services.claims.domain import InvalidTransition
+from services.claims.repository import ClaimRepository
+
+log = logging.getLogger(__name__)
+
+
+class DecisionApplier:
+    def __init__(self, claims: ClaimRepository) -> None:
+        self.claims = claims
+
+    async def handle(self, event: CloudEvent, record: ConsumerRecord | None = None) -> None:
+        if event.type != CLAIM_ADJUDICATED:
+            return
+        claim_id = event.data["claim_id"]
+        claim = await self.claims.load(claim_id)
+        if claim is None:
+            raise TransientError("decision for a claim not stored here (yet)")
+        try:
+            events = claim.apply_decision(event.data)
+        except InvalidTransition:
+            # The claim moved on (voided, replaced) before the decision arrived.
+            log.warning("decision ignored", extra={"claim_id": claim_id, "status": str(claim.status)})
+            return
+        try:
+            await self.claims.append(claim, events, causation_id=event.id, correlation_id=event.correlationid)
+        except ConcurrencyError as exc:
+            raise TransientError("claim changed concurrently") from exc

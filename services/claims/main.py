@@ -1,0 +1,39 @@
+"""Claims service: intake, the claim lifecycle, and the claim status projection."""
+
+from fastapi import FastAPI
+
+from contracts import topics
+from infra.http.app import create_service_app
+from infra.runtime import ServiceRuntime
+from refdata import codes
+from services.claims import api
+from services.claims.decisions import DecisionApplier
+from services.claims.intake import Intake
+from services.claims.members import MemberCopy
+from services.claims.repository import ClaimRepository
+from services.claims.settings import ClaimsSettings
+from services.claims.status_projection import ClaimStatusProjection
+
+STATUS_PROJECTION_GROUP = "claims-status-projection"
+
+
+def build_app(settings: ClaimsSettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
+    settings = settings or ClaimsSettings()
+    runtime = ServiceRuntime(settings)
+    app = create_service_app(runtime, "Claims", [api.router])
+    repository = ClaimRepository(runtime.store)
+    members = MemberCopy(runtime.db)
+    status = ClaimStatusProjection(runtime.db)
+    app.state.repository = repository
+    app.state.status = status
+    app.state.intake = Intake(repository, members, status, settings.timely_filing_days)
+
+    async def warm_up() -> None:
+        codes.preload()  # the ICD-10-CM tables take seconds to load: not on a request
+        await status.ensure_indexes()
+
+    runtime.on_start.append(warm_up)
+    runtime.consumer("claims-members", [topics.MEMBERSHIP], members.handle)
+    runtime.consumer("claims-decisions", [topics.ADJUDICATION], DecisionApplier(repository).handle)
+    runtime.consumer(STATUS_PROJECTION_GROUP, [topics.CLAIMS], status.handle)
+    return app, runtime

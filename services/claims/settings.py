@@ -1,0 +1,8 @@
+from infra.settings import PlatformSettings
+
+
+class ClaimsSettings(PlatformSettings):
+    service_name: str = "claims"
+    port: int = 8103
+    timely_filing_days: int = 365
+    page_size_max: int = 100
