@@ -1,0 +1,3 @@
+module local/gateway
+
+go 1.22

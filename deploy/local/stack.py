@@ -1,0 +1,1088 @@
+#!/usr/bin/env python3
+"""The local stack: real Kafka (KRaft), FerretDB, the services and a gateway as plain processes.
+
+No container engine runs on the development machines, so this module provisions
+the servers from package registries (Kafka from Maven Central, FerretDB from the Go
+module proxy) and supervises them as detached processes under one directory,
+STACK_HOME:
+
+    <STACK_HOME>/kafka/libs/      Kafka jars (mvn dependency:copy-dependencies)
+    <STACK_HOME>/bin/             ferretdb and gateway binaries (go build)
+    <STACK_HOME>/data/<name>/     Kafka log dirs, FerretDB SQLite files
+    <STACK_HOME>/logs/<name>.log  stdout+stderr of every process
+    <STACK_HOME>/run/<name>.pid   JSON record of every process we started
+
+Standard library only: `make` calls it with whatever python3 is on the PATH and
+pytest fixtures import it (tests put deploy/local on sys.path).
+
+    python deploy/local/stack.py provision | start [--infra-only] | stop | status | run | reset
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+ROUTES_FILE = HERE / "routes.json"
+
+# Order matters twice: it fixes the default ports (base+1, base+2, ...) and identity
+# must be up first because the other services verify tokens against it.
+SERVICES = ("identity", "eligibility", "claims", "adjudication", "authorizations", "notifications")
+GO_PROGRAMS = ("ferretdb", "gateway")
+
+DEFAULT_ADMIN_CLIENT_ID = "platform-admin"
+DEFAULT_ADMIN_CLIENT_SECRET = "local-dev-admin-secret"
+DEFAULT_READY_TIMEOUT = 120.0
+DEFAULT_STOP_TIMEOUT = 30.0
+
+
+class StackError(RuntimeError):
+    """A component could not be provisioned, started or stopped."""
+
+
+# --------------------------------------------------------------------------------------
+# Process records
+#
+# A pid alone is not proof of ownership: pids are reused. The record keeps the
+# kernel start time and the exact argv, and a process only counts as ours when all
+# three still match, so `stop` can never signal a stranger.
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProcRecord:
+    name: str
+    pid: int
+    start_time: int | None
+    argv: list[str]
+    port: int | None
+    log: str
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, start time in clock ticks) from /proc, or None if there is no such pid."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name in parentheses may contain spaces; fields resume after the last ')'.
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return fields[0], int(fields[19])
+
+
+def _proc_cmdline(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [part.decode(errors="replace") for part in raw.split(b"\0")[:-1]]
+
+
+def _is_alive(rec: ProcRecord) -> bool:
+    if not Path("/proc/self/stat").exists():  # not Linux: best effort
+        try:
+            os.kill(rec.pid, 0)
+        except OSError:
+            return False
+        return True
+    stat = _proc_stat(rec.pid)
+    if stat is None or stat[0] in ("Z", "X"):  # an unreaped zombie has already exited
+        return False
+    if rec.start_time is not None and stat[1] != rec.start_time:
+        return False
+    cmdline = _proc_cmdline(rec.pid)
+    # For a moment after exec the kernel reports an empty cmdline; the matching
+    # start time already identifies the process then.
+    return cmdline == rec.argv or (cmdline == [] and rec.start_time is not None)
+
+
+# --------------------------------------------------------------------------------------
+# Wire-level readiness probes
+#
+# TCP accept is not readiness: a KRaft broker accepts connections before it is
+# unfenced, and a half-started server can accept and then fail. These speak just
+# enough of each protocol to get a real answer, without third-party clients.
+# --------------------------------------------------------------------------------------
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("connection closed")
+        buf += chunk
+    return bytes(buf)
+
+
+def kafka_broker_ids(host: str, port: int, timeout: float = 2.0) -> set[int]:
+    """Node ids of the live (unfenced) brokers, as one broker's Metadata response lists them.
+
+    Metadata v4 is the lowest version Kafka 4.x still serves and the highest without
+    the flexible (tagged-field) encoding, so it works against 3.x and 4.x alike.
+    """
+    client_id = b"local-stack"
+    header = struct.pack(">hhih", 3, 4, 1, len(client_id)) + client_id
+    body = struct.pack(">i?", 0, False)  # no topics, do not auto-create
+    request = header + body
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        sock.sendall(struct.pack(">i", len(request)) + request)
+        (size,) = struct.unpack(">i", _recv_exact(sock, 4))
+        resp = _recv_exact(sock, size)
+    offset = 8  # correlation id, throttle time
+    (count,) = struct.unpack_from(">i", resp, offset)
+    offset += 4
+    ids = set()
+    for _ in range(count):
+        node_id, host_len = struct.unpack_from(">ih", resp, offset)
+        offset += 6 + host_len + 4  # host, port
+        (rack_len,) = struct.unpack_from(">h", resp, offset)
+        offset += 2 + max(rack_len, 0)
+        ids.add(node_id)
+    return ids
+
+
+def _bson_encode(doc: Mapping[str, int | str]) -> bytes:
+    out = bytearray()
+    for key, value in doc.items():
+        k = key.encode() + b"\0"
+        if isinstance(value, int):
+            out += b"\x10" + k + struct.pack("<i", value)
+        else:
+            v = value.encode() + b"\0"
+            out += b"\x02" + k + struct.pack("<i", len(v)) + v
+    return struct.pack("<i", len(out) + 5) + bytes(out) + b"\0"
+
+
+def _bson_ok(doc: bytes) -> bool:
+    """Whether a reply document has ok == 1 (only the scalar types a reply starts with)."""
+    sizes = {0x01: 8, 0x07: 12, 0x08: 1, 0x09: 8, 0x0A: 0, 0x10: 4, 0x11: 8, 0x12: 8}
+    i = 4
+    while i < len(doc) - 1:
+        kind = doc[i]
+        end = doc.index(b"\0", i + 1)
+        key = doc[i + 1 : end].decode()
+        i = end + 1
+        if key == "ok":
+            if kind == 0x01:
+                return struct.unpack_from("<d", doc, i)[0] == 1.0
+            if kind in (0x10, 0x12):
+                return struct.unpack_from("<q" if kind == 0x12 else "<i", doc, i)[0] == 1
+            return kind == 0x08 and doc[i] == 1
+        if kind in sizes:
+            i += sizes[kind]
+        elif kind in (0x02, 0x0D, 0x0E):
+            i += 4 + struct.unpack_from("<i", doc, i)[0]
+        elif kind in (0x03, 0x04):
+            i += struct.unpack_from("<i", doc, i)[0]
+        elif kind == 0x05:
+            i += 5 + struct.unpack_from("<i", doc, i)[0]
+        else:
+            return False
+    return False
+
+
+def mongo_ping(host: str, port: int, timeout: float = 2.0) -> bool:
+    """Send {ping: 1} as an OP_MSG and check the reply says ok."""
+    section = b"\x00" + _bson_encode({"ping": 1, "$db": "admin"})
+    body = struct.pack("<I", 0) + section  # flag bits
+    msg = struct.pack("<iiii", 16 + len(body), 1, 0, 2013) + body
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        sock.sendall(msg)
+        (length,) = struct.unpack("<i", _recv_exact(sock, 4))
+        reply = _recv_exact(sock, length - 4)
+    _, _, opcode = struct.unpack_from("<iii", reply, 0)
+    if opcode != 2013 or reply[16] != 0:  # header rest (12) + flag bits (4), then section kind 0
+        return False
+    return _bson_ok(reply[17:])
+
+
+# No proxy: every URL we probe is on loopback, and an HTTP(S)_PROXY in the
+# environment must not swallow those requests.
+_http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_status(url: str, timeout: float = 2.0) -> int | None:
+    try:
+        with _http.open(url, timeout=timeout) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def kafka_cluster_id() -> str:
+    """A cluster id the way Kafka's Uuid.randomUuid makes one, without starting a JVM for it."""
+    while True:
+        raw = uuid.uuid4().bytes
+        text = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        # Kafka rejects ids that look like command-line flags and its two reserved ids.
+        if not text.startswith("-") and raw not in (bytes(16), bytes(15) + b"\x01"):
+            return text
+
+
+# --------------------------------------------------------------------------------------
+# The stack
+# --------------------------------------------------------------------------------------
+
+
+def _default_python(repo: Path) -> str:
+    if sys.prefix != sys.base_prefix:  # already running inside a virtualenv
+        return sys.executable
+    venv = repo / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _tail(path: Path | str, lines: int = 40) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 64 * 1024))
+            data = f.read().decode(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(data.splitlines()[-lines:])
+
+
+def _hash_files(paths: Iterable[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+class LocalStack:
+    """Provision, start and stop the local stack; every method is idempotent.
+
+    `home` holds data, logs and pid files; `tools` holds what provision() fetches and
+    builds (defaults to `home`, so one STACK_HOME is self-contained; tests that use a
+    throwaway home can point `tools` at a shared one to skip provisioning).
+    `kafka_bootstrap` / `mongodb_uri` name external servers: start_all() then skips
+    that server and hands the given address to the services.
+    """
+
+    def __init__(
+        self,
+        home: Path | str,
+        kafka_port: int = 9092,
+        mongo_port: int = 27017,
+        gateway_port: int = 8080,
+        service_port_base: int = 8100,
+        env: Mapping[str, str] | None = None,
+        *,
+        kafka_controller_port: int | None = None,
+        gateway_host: str = "127.0.0.1",
+        tools: Path | str | None = None,
+        kafka_bootstrap: str | None = None,
+        mongodb_uri: str | None = None,
+        ready_timeout: float = DEFAULT_READY_TIMEOUT,
+        repo: Path | str = REPO,
+        python: str | None = None,
+        verbose: bool = True,
+    ) -> None:
+        self.home = Path(home).resolve()
+        self.tools = Path(tools).resolve() if tools else self.home
+        self.kafka_port = kafka_port
+        self.kafka_controller_port = kafka_controller_port
+        self.mongo_port = mongo_port
+        self.gateway_host = gateway_host
+        self.gateway_port = gateway_port
+        self.service_port_base = service_port_base
+        self.env = dict(env or {})
+        self.external_kafka = kafka_bootstrap
+        self.external_mongo = mongodb_uri
+        self.ready_timeout = ready_timeout
+        self.repo = Path(repo).resolve()
+        self.python = python or _default_python(self.repo)
+        self.verbose = verbose
+        self.run_dir = self.home / "run"
+        self.log_dir = self.home / "logs"
+        self.data_dir = self.home / "data"
+        self._kafka_nodes: int | None = None
+        self._children: dict[str, subprocess.Popen] = {}
+        self.started: list[str] = []  # what this object started, in order (for `run`)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ, **overrides) -> LocalStack:
+        """The configuration `make run` and the CLI use (see README for the variables)."""
+        portal = urllib.parse.urlsplit(environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8080"))
+        ctrl = environ.get("KAFKA_CONTROLLER_PORT")
+        kwargs = dict(
+            home=environ.get("STACK_HOME") or REPO / ".local",
+            kafka_port=int(environ.get("KAFKA_PORT", 9092)),
+            kafka_controller_port=int(ctrl) if ctrl else 9093,
+            mongo_port=int(environ.get("MONGO_PORT", 27017)),
+            gateway_host=portal.hostname or "127.0.0.1",
+            gateway_port=portal.port or 8080,
+            service_port_base=int(environ.get("STACK_SERVICE_PORT_BASE", 8100)),
+            tools=environ.get("STACK_TOOLS_HOME") or None,
+            kafka_bootstrap=environ.get("KAFKA_BOOTSTRAP_SERVERS") or None,
+            mongodb_uri=environ.get("MONGODB_URI") or None,
+            ready_timeout=float(environ.get("STACK_READY_TIMEOUT", DEFAULT_READY_TIMEOUT)),
+        )
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    # ---------------------------------------------------------------- addresses
+
+    @property
+    def kafka_node_count(self) -> int:
+        """Nodes of the current Kafka cluster: 1, or what start_kafka(nodes=...) last started.
+
+        Kept in a file because the CLI that stops a cluster is not the process that started it.
+        """
+        if self._kafka_nodes is not None:
+            return self._kafka_nodes
+        with contextlib.suppress(OSError, ValueError):
+            return int(self._kafka_mode_file.read_text())
+        return 1
+
+    @property
+    def _kafka_mode_file(self) -> Path:
+        return self.run_dir / "kafka.nodes"
+
+    def kafka_ports(self, nodes: int | None = None) -> list[tuple[int, int]]:
+        """(client port, controller port) per node.
+
+        Clients use KAFKA_PORT.. consecutively; controllers use KAFKA_CONTROLLER_PORT..
+        unless that range collides with the client ports (the 9092/9093 defaults do in
+        3-node mode), in which case they follow right after the client ports.
+        """
+        n = nodes or self.kafka_node_count
+        k = self.kafka_port
+        c = self.kafka_controller_port or k + n
+        if c < k + n and k < c + n:
+            c = k + n
+        return [(k + i, c + i) for i in range(n)]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        if self.external_kafka:
+            return self.external_kafka
+        return ",".join(f"127.0.0.1:{p}" for p, _ in self.kafka_ports())
+
+    @property
+    def mongodb_uri(self) -> str:
+        return self.external_mongo or f"mongodb://127.0.0.1:{self.mongo_port}/"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.gateway_host}:{self.gateway_port}"
+
+    base_url = gateway_url
+
+    def service_port(self, name: str) -> int:
+        return self.service_port_base + 1 + SERVICES.index(name)
+
+    def service_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.service_port(name)}"
+
+    @property
+    def service_urls(self) -> dict[str, str]:
+        return {name: self.service_url(name) for name in SERVICES}
+
+    def available_services(self) -> list[str]:
+        """Services that exist yet (some land later in the project)."""
+        return [s for s in SERVICES if (self.repo / "services" / s / "__main__.py").exists()]
+
+    @property
+    def admin_credentials(self) -> tuple[str, str]:
+        env = {**os.environ, **self.env}
+        return (
+            env.get("PLATFORM_ADMIN_CLIENT_ID", DEFAULT_ADMIN_CLIENT_ID),
+            env.get("PLATFORM_ADMIN_CLIENT_SECRET", DEFAULT_ADMIN_CLIENT_SECRET),
+        )
+
+    # ---------------------------------------------------------------- provisioning
+
+    def _say(self, msg: str) -> None:
+        if self.verbose:
+            print(f"[stack] {msg}", file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def _lock(self, name: str) -> Iterator[None]:
+        # Parallel test sessions may provision the same tools dir at once.
+        self.tools.mkdir(parents=True, exist_ok=True)
+        with open(self.tools / f".{name}.lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    @property
+    def kafka_libs(self) -> Path:
+        return self.tools / "kafka" / "libs"
+
+    def binary(self, program: str) -> Path:
+        return self.tools / "bin" / program
+
+    def provision(self) -> dict[str, float]:
+        """Fetch/build whatever is missing; returns seconds spent per item (0 = already there)."""
+        timings = {}
+        with self._lock("provision"):
+            timings["kafka"] = self._provision_kafka()
+            for program in GO_PROGRAMS:
+                timings[program] = self._build_go(program)
+        return timings
+
+    def is_provisioned(self) -> bool:
+        return self._kafka_libs_current() and all(self._go_binary_current(p) for p in GO_PROGRAMS)
+
+    def _kafka_libs_current(self) -> bool:
+        marker = self.kafka_libs / ".provisioned"
+        return marker.exists() and marker.read_text().strip() == _hash_files([HERE / "kafka" / "pom.xml"])
+
+    def _provision_kafka(self) -> float:
+        if self._kafka_libs_current():
+            return 0.0
+        mvn = shutil.which("mvn")
+        if not mvn:
+            raise StackError("Maven (mvn) is needed to fetch Kafka from Maven Central; it is not on PATH")
+        self._say("fetching Kafka jars from Maven Central (mvn dependency:copy-dependencies)")
+        started = time.monotonic()
+        # Copy into a scratch dir and swap it in, so an interrupted fetch never
+        # leaves a half-filled libs dir that looks provisioned.
+        staging = self.kafka_libs.with_name(f"libs.{os.getpid()}.tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        cmd = [
+            mvn, "-q", "-B", "-f", str(HERE / "kafka" / "pom.xml"),
+            "dependency:copy-dependencies", f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
+        ]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StackError(f"mvn failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        (staging / ".provisioned").write_text(_hash_files([HERE / "kafka" / "pom.xml"]) + "\n")
+        shutil.rmtree(self.kafka_libs, ignore_errors=True)
+        staging.replace(self.kafka_libs)
+        return time.monotonic() - started
+
+    def _go_sources(self, program: str) -> list[Path]:
+        src = HERE / program
+        return [p for p in src.iterdir() if p.suffix == ".go" and not p.name.endswith("_test.go")] + [
+            p for p in (src / "go.mod", src / "go.sum") if p.exists()
+        ]
+
+    def _go_binary_current(self, program: str) -> bool:
+        # A content hash, not mtimes: git checkouts touch files without changing them.
+        marker = self.binary(program).with_name(f".{program}.sha256")
+        return (
+            self.binary(program).exists()
+            and marker.exists()
+            and marker.read_text().strip() == _hash_files(self._go_sources(program))
+        )
+
+    def _build_go(self, program: str) -> float:
+        if self._go_binary_current(program):
+            return 0.0
+        go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+        if not go:
+            raise StackError(f"Go is needed to build {program}; `go` is not on PATH")
+        self._say(f"building {program} (go build; the first build downloads modules from the Go proxy)")
+        started = time.monotonic()
+        out = self.binary(program)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # Build beside the target and rename: a running binary is never overwritten in place.
+        tmp = out.with_name(f".{program}.{os.getpid()}.tmp")
+        proc = subprocess.run(
+            [go, "build", "-trimpath", "-o", str(tmp), "."], cwd=HERE / program, capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            tmp.unlink(missing_ok=True)
+            raise StackError(f"go build {program} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        tmp.replace(out)
+        out.with_name(f".{program}.sha256").write_text(_hash_files(self._go_sources(program)) + "\n")
+        return time.monotonic() - started
+
+    def _ensure_provisioned(self) -> None:
+        if not self.is_provisioned():
+            self.provision()
+
+    # ---------------------------------------------------------------- processes
+
+    def _pid_file(self, name: str) -> Path:
+        return self.run_dir / f"{name}.pid"
+
+    def _record(self, name: str) -> ProcRecord | None:
+        """The record of a live process we started, or None (stale records are removed)."""
+        path = self._pid_file(name)
+        try:
+            rec = ProcRecord(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+        child = self._children.get(name)
+        if child is not None and child.pid == rec.pid:
+            child.poll()  # reap it if it exited, so it does not linger as a zombie
+        if _is_alive(rec):
+            return rec
+        path.unlink(missing_ok=True)
+        return None
+
+    def is_running(self, name: str) -> bool:
+        return self._record(name) is not None
+
+    def _spawn(self, name: str, argv: list[str], port: int | None, env: Mapping[str, str], cwd: Path) -> ProcRecord:
+        for d in (self.run_dir, self.log_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"{name}.log"
+        with open(log, "ab") as out:
+            out.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} start {name}: {' '.join(argv)}\n".encode())
+            out.flush()
+            # A session of its own: Ctrl-C in the terminal that ran `start` must not
+            # reach the servers, and stop() can signal the whole process group.
+            try:
+                proc = subprocess.Popen(
+                    argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )  # fmt: skip
+            except OSError as exc:
+                raise StackError(f"cannot start {name} ({argv[0]}): {exc}") from exc
+        stat = _proc_stat(proc.pid)
+        rec = ProcRecord(name, proc.pid, stat[1] if stat else None, argv, port, str(log))
+        _write_atomic(self._pid_file(name), json.dumps(asdict(rec)) + "\n")
+        self._children[name] = proc
+        self.started.append(name)
+        return rec
+
+    def _signal(self, rec: ProcRecord, sig: int) -> None:
+        try:
+            if os.getpgid(rec.pid) == rec.pid:
+                os.killpg(rec.pid, sig)  # includes any workers the process forked
+            else:
+                os.kill(rec.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _stop(self, names: Iterable[str], kill: bool = False, timeout: float = DEFAULT_STOP_TIMEOUT) -> None:
+        """Signal all of `names` at once, then wait; SIGKILL whatever outlives the deadline."""
+        recs = [r for r in (self._record(n) for n in names) if r is not None]
+        if not recs:
+            return
+        for rec in recs:
+            self._say(f"{'killing' if kill else 'stopping'} {rec.name} (pid {rec.pid})")
+            self._signal(rec, signal.SIGKILL if kill else signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        killed = kill
+        while pending := [r for r in recs if self._record(r.name) is not None]:
+            if time.monotonic() > deadline:
+                if killed:
+                    raise StackError(f"still alive after SIGKILL: {', '.join(f'{r.name} (pid {r.pid})' for r in pending)}")
+                for rec in pending:
+                    self._say(f"{rec.name} (pid {rec.pid}) still running {timeout:.0f}s after SIGTERM; sending SIGKILL")
+                    self._signal(rec, signal.SIGKILL)
+                killed, deadline = True, time.monotonic() + 10
+            time.sleep(0.05)
+        for rec in recs:
+            self._pid_file(rec.name).unlink(missing_ok=True)
+            child = self._children.pop(rec.name, None)
+            if child is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(timeout=1)
+
+    def _check_port_free(self, name: str, host: str, port: int) -> None:
+        if port_open(host, port):
+            raise StackError(
+                f"cannot start {name}: {host}:{port} is already in use by a process this stack did not start "
+                f"(stop it or choose other ports, see deploy/local/README.md)"
+            )
+
+    def _failed(self, rec: ProcRecord, why: str) -> StackError:
+        msg = f"{rec.name} {why}; last lines of {rec.log}:\n{_tail(rec.log)}"
+        self._say(msg)
+        return StackError(msg)
+
+    def _wait(self, recs: list[ProcRecord], ready, what: str, timeout: float | None = None) -> None:
+        """Poll `ready(rec)` for every record until all pass; fail fast if a process dies."""
+        timeout = timeout or self.ready_timeout
+        started = time.monotonic()
+        pending = list(recs)
+        while pending:
+            for rec in list(pending):
+                if self._record(rec.name) is None:
+                    raise self._failed(rec, "exited during startup")
+                with contextlib.suppress(OSError, ValueError, struct.error):
+                    if ready(rec):
+                        pending.remove(rec)
+                        self._say(f"{rec.name} ready ({what}) after {time.monotonic() - started:.1f}s")
+            if pending and time.monotonic() - started > timeout:
+                raise self._failed(pending[0], f"not ready ({what}) after {timeout:.0f}s")
+            if pending:
+                time.sleep(0.2)
+
+    def _base_env(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
+    # ---------------------------------------------------------------- Kafka
+
+    def _kafka_name(self, node: int, nodes: int) -> str:
+        return "kafka" if nodes == 1 else f"kafka-{node}"
+
+    def _kafka_names(self, nodes: int | None = None) -> list[str]:
+        n = nodes or self.kafka_node_count
+        return [self._kafka_name(i, n) for i in range(1, n + 1)]
+
+    def _java(self) -> str:
+        java_home = os.environ.get("JAVA_HOME")
+        if java_home and (Path(java_home) / "bin" / "java").exists():
+            return str(Path(java_home) / "bin" / "java")
+        java = shutil.which("java")
+        if not java:
+            raise StackError("Java 17+ is needed to run Kafka; `java` is not on PATH")
+        return java
+
+    def _kafka_properties(self, node: int, nodes: int, log_dir: Path) -> str:
+        ports = self.kafka_ports(nodes)
+        client, controller = ports[node - 1]
+        voters = ",".join(f"{i}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports, start=1))
+        rf = min(nodes, 3)
+        isr = 2 if nodes >= 3 else 1
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": node,
+            "controller.quorum.voters": voters,
+            "listeners": f"PLAINTEXT://127.0.0.1:{client},CONTROLLER://127.0.0.1:{controller}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{client}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "log.dirs": log_dir,
+            "num.partitions": 3,
+            "default.replication.factor": rf,
+            "min.insync.replicas": isr,
+            "offsets.topic.replication.factor": rf,
+            # 50 partitions (the default) for these internal topics make the first
+            # consumer group or transactional producer wait for 50 (x3) partition
+            # leaders; 10 is plenty on one machine.
+            "offsets.topic.num.partitions": 10,
+            "transaction.state.log.num.partitions": 10,
+            "transaction.state.log.replication.factor": rf,
+            "transaction.state.log.min.isr": isr,
+            "group.initial.rebalance.delay.ms": 0,
+            "auto.create.topics.enable": "true",
+        }
+        if nodes > 1:
+            # Fault tests stop nodes: fence a dead node (and drop it from ISRs, which
+            # unblocks acks=all) in ~5 s instead of the production default of 9 s.
+            props.update({"broker.heartbeat.interval.ms": 1000, "broker.session.timeout.ms": 5000})
+        return "".join(f"{k}={v}\n" for k, v in props.items())
+
+    def _prepare_kafka_node(self, node: int, nodes: int, cluster_id: str) -> tuple[Path, subprocess.Popen | None]:
+        """Write server.properties and start `StorageTool format` if the node's log dir is new."""
+        name = self._kafka_name(node, nodes)
+        data = self.data_dir / name
+        log_dir = data / "log"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        config = data / "server.properties"
+        # Rewritten on every start, so port changes take effect on existing data.
+        _write_atomic(config, self._kafka_properties(node, nodes, log_dir))
+        if (log_dir / "meta.properties").exists():
+            return config, None
+        (data / "cluster.id").write_text(cluster_id + "\n")
+        cmd = [self._java(), "-cp", str(self.kafka_libs / "*"), f"-Dlog4j.configuration=file:{HERE / 'kafka' / 'log4j.properties'}",
+               "kafka.tools.StorageTool", "format", "--ignore-formatted", "-t", cluster_id, "-c", str(config)]  # fmt: skip
+        fmt = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return config, fmt
+
+    def _cluster_id(self, nodes: int) -> str:
+        # All nodes of a cluster must be formatted with the same id; a node whose data
+        # was wiped rejoins with the id its peers kept.
+        for name in self._kafka_names(nodes):
+            path = self.data_dir / name / "cluster.id"
+            if path.exists():
+                return path.read_text().strip()
+        return kafka_cluster_id()
+
+    def _kafka_argv(self, config: Path) -> list[str]:
+        heap = os.environ.get("KAFKA_HEAP_OPTS", "-Xms256m -Xmx512m").split()
+        return [
+            self._java(), *heap, "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{HERE / 'kafka' / 'log4j.properties'}",
+            "-cp", str(self.kafka_libs / "*"), "kafka.Kafka", str(config),
+        ]  # fmt: skip
+
+    def start_kafka(self, nodes: int = 1) -> str:
+        """Start a KRaft cluster of `nodes` combined broker+controller nodes; returns the bootstrap string."""
+        if nodes < 1:
+            raise ValueError("nodes must be >= 1")
+        other = [n for n in self._kafka_running() if n not in self._kafka_names(nodes)]
+        if other:
+            raise StackError(f"Kafka is already running in another mode ({', '.join(other)}); stop it first")
+        self._ensure_provisioned()
+        self._kafka_nodes = nodes
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self._kafka_mode_file, f"{nodes}\n")
+        self._start_kafka_nodes(range(1, nodes + 1), nodes)
+        return self.bootstrap_servers
+
+    def start_kafka_node(self, node: int) -> str:
+        """(Re)start one node of the running cluster and wait until it is back in the metadata."""
+        nodes = self.kafka_node_count
+        if not 1 <= node <= nodes:
+            raise ValueError(f"node must be in 1..{nodes}")
+        self._ensure_provisioned()
+        self._start_kafka_nodes([node], nodes)
+        return self.bootstrap_servers
+
+    def _start_kafka_nodes(self, wanted: Iterable[int], nodes: int) -> None:
+        todo = [n for n in wanted if not self.is_running(self._kafka_name(n, nodes))]
+        ports = self.kafka_ports(nodes)
+        # Check every port before starting anything, so a conflict leaves nothing half-started.
+        for n in todo:
+            for port in ports[n - 1]:
+                self._check_port_free(self._kafka_name(n, nodes), "127.0.0.1", port)
+        cluster_id = self._cluster_id(nodes)
+        prepared = {n: self._prepare_kafka_node(n, nodes, cluster_id) for n in todo}  # formats run in parallel
+        for n, (config, fmt) in prepared.items():
+            name = self._kafka_name(n, nodes)
+            if fmt is not None:
+                out, _ = fmt.communicate()
+                if fmt.returncode != 0:
+                    raise StackError(f"kafka StorageTool format failed for {name}:\n{out[-4000:]}")
+                self._say(f"formatted {name} storage (cluster id {cluster_id})")
+        for n, (config, _) in prepared.items():
+            name = self._kafka_name(n, nodes)
+            self._say(f"starting {name} on 127.0.0.1:{ports[n - 1][0]} (controller {ports[n - 1][1]})")
+            self._spawn(name, self._kafka_argv(config), ports[n - 1][0], self._base_env(), self.data_dir / name)
+        self._wait_kafka()
+
+    def _wait_kafka(self) -> None:
+        """Every running node must list every running node as a live broker."""
+        nodes = self.kafka_node_count
+        ports = dict(zip(self._kafka_names(nodes), (p for p, _ in self.kafka_ports(nodes))))
+        recs = [r for r in (self._record(n) for n in ports) if r is not None]
+        expected = {self._kafka_names(nodes).index(r.name) + 1 for r in recs}
+
+        def ready(rec: ProcRecord) -> bool:
+            return expected <= kafka_broker_ids("127.0.0.1", ports[rec.name])
+
+        self._wait(recs, ready, "broker registered and unfenced")
+
+    def stop_kafka(self, kill: bool = False, node: int | None = None, timeout: float = DEFAULT_STOP_TIMEOUT) -> None:
+        """Stop all Kafka nodes, or one node of a cluster; kill=True sends SIGKILL (a crash)."""
+        if node is None:
+            names = self._kafka_running()
+            if 0 < len(names) <= self.kafka_node_count // 2:
+                # Without a controller quorum a broker's controlled shutdown cannot
+                # complete and SIGTERM would only wait out the whole timeout.
+                timeout = min(timeout, 5.0)
+            self._stop(names, kill=kill, timeout=timeout)
+            self._kafka_mode_file.unlink(missing_ok=True)
+            self._kafka_nodes = None
+        else:
+            self._stop([self._kafka_name(node, self.kafka_node_count)], kill=kill, timeout=timeout)
+
+    def _kafka_pid_names(self) -> list[str]:
+        return ["kafka", *sorted(p.stem for p in self.run_dir.glob("kafka-*.pid"))]
+
+    def _kafka_running(self) -> list[str]:
+        return [n for n in self._kafka_pid_names() if self.is_running(n)]
+
+    # ---------------------------------------------------------------- FerretDB
+
+    def start_ferretdb(self) -> str:
+        """Start FerretDB (SQLite backend) and wait for a successful ping; returns the MongoDB URI."""
+        name = "ferretdb"
+        uri = f"mongodb://127.0.0.1:{self.mongo_port}/"
+        if self.is_running(name):
+            return uri
+        self._ensure_provisioned()
+        self._check_port_free(name, "127.0.0.1", self.mongo_port)
+        data = self.data_dir / name
+        data.mkdir(parents=True, exist_ok=True)
+        argv = [
+            str(self.binary(name)), "-listen-addr", f"127.0.0.1:{self.mongo_port}", "-sqlite-dir", str(data),
+            "-log-level", self._base_env().get("FERRETDB_LOG_LEVEL", "warn"),
+        ]  # fmt: skip
+        self._say(f"starting ferretdb on 127.0.0.1:{self.mongo_port}")
+        rec = self._spawn(name, argv, self.mongo_port, self._base_env(), data)
+        self._wait([rec], lambda r: mongo_ping("127.0.0.1", self.mongo_port), "ping ok")
+        return uri
+
+    def stop_ferretdb(self, kill: bool = False) -> None:
+        self._stop(["ferretdb"], kill=kill)
+
+    # ---------------------------------------------------------------- services
+
+    def service_env(self, name: str, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
+        client_id, secret = self.admin_credentials
+        env = {
+            **os.environ,
+            # Set the operator credentials explicitly so identity seeds exactly what `run` prints.
+            "PLATFORM_ADMIN_CLIENT_ID": client_id,
+            "PLATFORM_ADMIN_CLIENT_SECRET": secret,
+            "PORT": str(self.service_port(name)),
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            "MONGODB_URI": self.mongodb_uri,
+            "PORTAL_BASE_URL": self.gateway_url,
+            "PYTHONUNBUFFERED": "1",
+            **{f"{s.upper()}_URL": self.service_url(s) for s in SERVICES},
+        }
+        if not self.external_kafka:
+            # Topics the services create must match the cluster: RF 3 on the fault-test cluster.
+            env["KAFKA_TOPIC_REPLICATION_FACTOR"] = str(min(self.kafka_node_count, 3))
+        env.update(self.env)
+        env.update(extra_env or {})
+        return env
+
+    def start_service(self, name: str, extra_env: Mapping[str, str] | None = None) -> str:
+        """Start one service and wait for GET /readyz == 200; returns its base URL."""
+        rec = self._launch_service(name, extra_env)
+        self._wait([rec], self._service_ready, "GET /readyz 200")
+        self._refresh_gateway()
+        return self.service_url(name)
+
+    def start_services(self, names: Iterable[str] | None = None) -> dict[str, str]:
+        """Identity first (the others verify tokens against it), then the rest concurrently."""
+        names = list(self.available_services() if names is None else names)
+        if "identity" in names:
+            self.start_service("identity")
+        recs = [self._launch_service(n) for n in names if n != "identity"]
+        self._wait(recs, self._service_ready, "GET /readyz 200")
+        self._refresh_gateway()
+        return {n: self.service_url(n) for n in names}
+
+    def _launch_service(self, name: str, extra_env: Mapping[str, str] | None = None) -> ProcRecord:
+        if name not in SERVICES:
+            raise ValueError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
+        if not (self.repo / "services" / name / "__main__.py").exists():
+            raise StackError(f"services/{name}/__main__.py does not exist (yet)")
+        rec = self._record(name)
+        if rec is not None:
+            return rec
+        port = self.service_port(name)
+        self._check_port_free(name, "127.0.0.1", port)
+        self._say(f"starting {name} on 127.0.0.1:{port}")
+        return self._spawn(name, [self.python, "-m", f"services.{name}"], port, self.service_env(name, extra_env), self.repo)
+
+    def _service_ready(self, rec: ProcRecord) -> bool:
+        return http_status(f"http://127.0.0.1:{rec.port}/readyz") == 200
+
+    def stop_service(self, name: str, kill: bool = False, timeout: float = DEFAULT_STOP_TIMEOUT) -> None:
+        """Stop a service; kill=True sends SIGKILL (what the crash-recovery tests do)."""
+        self._stop([name], kill=kill, timeout=timeout)
+
+    # ---------------------------------------------------------------- gateway
+
+    def _running_services(self) -> list[str]:
+        return [s for s in SERVICES if self.is_running(s)]
+
+    def _refresh_gateway(self) -> None:
+        if self.is_running("gateway"):
+            self.start_gateway()
+
+    def start_gateway(self) -> str:
+        """Start the gateway in front of the running services; returns the public base URL.
+
+        The gateway reads its upstreams once at startup, so a running gateway that does
+        not route to a service started since is restarted (it takes milliseconds;
+        start_service() does this). A service that stopped stays an upstream, so the
+        gateway's /readyz reports it as failing.
+        """
+        name = "gateway"
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        upstreams = self.run_dir / "gateway-upstreams.json"
+        running = set(self._running_services())
+        if self.is_running(name):
+            with contextlib.suppress(OSError, ValueError):
+                current = set(json.loads(upstreams.read_text()))
+                if running <= current:
+                    return self.gateway_url
+                running |= current
+            self._stop([name])
+        wanted = json.dumps({s: self.service_url(s) for s in SERVICES if s in running}, indent=2) + "\n"
+        self._ensure_provisioned()
+        self._check_port_free(name, self.gateway_host, self.gateway_port)
+        _write_atomic(upstreams, wanted)
+        argv = [
+            str(self.binary(name)), "-listen", f"{self.gateway_host}:{self.gateway_port}",
+            "-routes", str(ROUTES_FILE), "-upstreams", str(upstreams),
+        ]  # fmt: skip
+        self._say(f"starting gateway on {self.gateway_url}")
+        rec = self._spawn(name, argv, self.gateway_port, self._base_env(), self.home)
+        self._wait([rec], lambda r: http_status(f"{self.gateway_url}/healthz") == 200, "GET /healthz 200")
+        return self.gateway_url
+
+    def stop_gateway(self, kill: bool = False) -> None:
+        self._stop(["gateway"], kill=kill)
+
+    # ---------------------------------------------------------------- whole stack
+
+    def start_all(
+        self, infra_only: bool = False, services: Iterable[str] | None = None, kafka_nodes: int | None = None
+    ) -> None:
+        """Kafka, then FerretDB, then the services, then the gateway (external servers are skipped)."""
+        self._ensure_provisioned()
+        if self.external_kafka:
+            self._say(f"using external Kafka at {self.external_kafka}")
+        else:
+            # A cluster that is already up keeps its size unless a size is asked for.
+            self.start_kafka(nodes=kafka_nodes or (self.kafka_node_count if self._kafka_running() else 1))
+        if self.external_mongo:
+            self._say(f"using external MongoDB at {self.external_mongo}")
+        else:
+            self.start_ferretdb()
+        if infra_only:
+            return
+        self.start_services(services)
+        self.start_gateway()
+
+    def stop_all(self, timeout: float = DEFAULT_STOP_TIMEOUT, only: Iterable[str] | None = None) -> None:
+        """Gateway and services first (they flush to Kafka/MongoDB on shutdown), then FerretDB, then Kafka."""
+        only = None if only is None else set(only)
+        for group in (["gateway"], list(reversed(SERVICES)), ["ferretdb"]):
+            self._stop([n for n in group if only is None or n in only], timeout=timeout)
+        if only is None:
+            self.stop_kafka(timeout=timeout)
+        else:
+            self._stop([n for n in self._kafka_pid_names() if n in only], timeout=timeout)
+            if not self._kafka_running():
+                self._kafka_mode_file.unlink(missing_ok=True)
+
+    def status(self) -> list[dict]:
+        names = ["gateway", *SERVICES, "ferretdb", *self._kafka_pid_names()]
+        rows = []
+        for name in names:
+            rec = self._record(name)
+            port = rec.port if rec else self._default_port(name)
+            rows.append({"name": name, "running": rec is not None, "pid": rec.pid if rec else None, "port": port})
+        return rows
+
+    def _default_port(self, name: str) -> int | None:
+        if name in SERVICES:
+            return self.service_port(name)
+        return {"gateway": self.gateway_port, "ferretdb": self.mongo_port, "kafka": self.kafka_port}.get(name)
+
+    def reset(self) -> None:
+        """Stop everything and delete its data; provisioned jars and binaries stay."""
+        self.stop_all()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self._say(f"deleted {self.data_dir}")
+
+    def env_lines(self, infra_only: bool = False) -> list[str]:
+        lines = [f"KAFKA_BOOTSTRAP_SERVERS={self.bootstrap_servers}", f"MONGODB_URI={self.mongodb_uri}"]
+        if not infra_only:
+            lines.insert(0, f"PORTAL_BASE_URL={self.gateway_url}")
+        return lines
+
+
+# --------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------
+
+
+def _run_forever(stack: LocalStack, infra_only: bool, kafka_nodes: int | None) -> int:
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt
+
+    # SIGTERM (e.g. from a process manager) ends `run` the same way Ctrl-C does,
+    # also in the middle of startup.
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start_all(infra_only=infra_only, kafka_nodes=kafka_nodes)
+        client_id, secret = stack.admin_credentials
+        print("\n".join(stack.env_lines(infra_only)))
+        if not infra_only:
+            print(f"\nPortal: {stack.gateway_url}")
+            print(f"Operator credentials: client_id={client_id} client_secret={secret}")
+        print("Press Ctrl-C to stop.", flush=True)
+        reported: set[str] = set()
+        while True:
+            for name in stack.started:
+                if name not in reported and not stack.is_running(name):
+                    reported.add(name)
+                    print(f"[stack] {name} exited; last lines of its log:\n"
+                          f"{_tail(stack.log_dir / f'{name}.log', 20)}", file=sys.stderr, flush=True)  # fmt: skip
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\n[stack] stopping", file=sys.stderr, flush=True)
+    finally:
+        # A second Ctrl-C must not abandon half-stopped processes.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # Stop only what this invocation started: a stack started earlier by `start` stays up.
+        stack.stop_all(only=stack.started)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("provision", help="fetch/build Kafka jars, ferretdb and gateway binaries if missing")
+    for cmd, text in (("start", "start the stack in the background"), ("run", "start, block until Ctrl-C, stop")):
+        p = sub.add_parser(cmd, help=text)
+        p.add_argument("--infra-only", action="store_true", help="only Kafka and FerretDB")
+        p.add_argument("--kafka-nodes", type=int, default=None, help="KRaft nodes (1, or 3 for fault testing)")
+    sub.add_parser("stop", help="stop every process the stack started")
+    sub.add_parser("status", help="one line per component")
+    sub.add_parser("reset", help="stop and delete data (keeps provisioned binaries)")
+    args = parser.parse_args(argv)
+
+    stack = LocalStack.from_env()
+    try:
+        if args.command == "provision":
+            started = time.monotonic()
+            timings = stack.provision()
+            done = ", ".join(f"{k} {v:.1f}s" if v else f"{k} up to date" for k, v in timings.items())
+            print(f"provisioned in {time.monotonic() - started:.1f}s ({done}) under {stack.tools}")
+        elif args.command == "start":
+            started = time.monotonic()
+            stack.start_all(infra_only=args.infra_only, kafka_nodes=args.kafka_nodes)
+            stack._say(f"started in {time.monotonic() - started:.1f}s")
+            print("\n".join(stack.env_lines(args.infra_only)))
+        elif args.command == "run":
+            return _run_forever(stack, args.infra_only, args.kafka_nodes)
+        elif args.command == "stop":
+            stack.stop_all()
+        elif args.command == "status":
+            for row in stack.status():
+                state = f"running  pid {row['pid']}" if row["running"] else "stopped"
+                print(f"{row['name']:<15} {state:<20} port {row['port']}")
+        elif args.command == "reset":
+            stack.reset()
+    except StackError as exc:
+        print(f"[stack] error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
