@@ -27,36 +27,13 @@ from pydantic import (
     model_validator,
 )
 
+from contracts.money import Money
+
 _HERE = Path(__file__).parent
 PLANS_FILE = _HERE / "plans.json"
 PROCEDURE_CODES_FILE = _HERE / "procedure_codes.json"
 
-CENT = Decimal("0.01")
 
-
-def _not_a_float(value: object) -> object:
-    # A float has already lost cents by the time we see it; money travels as strings.
-    if isinstance(value, float):
-        raise ValueError('money must be a decimal string such as "125.00", not a float')
-    return value
-
-
-def _exact_cents(value: Decimal) -> Decimal:
-    # Rounding money silently hides upstream bugs; refuse anything finer than a cent.
-    if not value.is_finite():
-        raise ValueError("money must be a finite amount")
-    if value != value.quantize(CENT):
-        raise ValueError("money has at most two decimal places")
-    return value.quantize(CENT)
-
-
-Money = Annotated[
-    Decimal,
-    BeforeValidator(_not_a_float),
-    AfterValidator(_exact_cents),
-    PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
-]
-"""A Decimal amount in dollars with exactly two places; JSON form "1500.00"."""
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from .money import Money
+from contracts.money import Money
 
 # Claim adjustment reason codes (X12 CARC) this service assigns.
 CARC_DEDUCTIBLE = "1"

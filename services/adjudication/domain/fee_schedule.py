@@ -12,7 +12,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from .money import to_cents
+from contracts.money import to_cents
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from .decision import (
     adjudication_id_for,
 )
 from .fee_schedule import FeeSchedule
-from .money import Money, to_cents
+from contracts.money import Money, to_cents
 
 ZERO = Decimal("0.00")
 

@@ -38,7 +38,7 @@ from .events import (
     ReceivedLine,
 )
 from .fingerprint import claim_fingerprint
-from .money import to_cents
+from contracts.money import to_cents
 from .submission import ClaimSubmission
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from .money import Money
+from contracts.money import Money
 from .submission import FrequencyCode
 
 CLAIM_RECEIVED = "claim.received"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from .money import money_text
+from contracts.money import money_text
 from .submission import ClaimLine, ClaimSubmission
 
 

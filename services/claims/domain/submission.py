@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from .money import PositiveMoney
+from contracts.money import PositiveMoney
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

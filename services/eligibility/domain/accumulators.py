@@ -20,7 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from refdata.plans import Money, SortedStrings
+from contracts.money import Money, SignedMoney
+from refdata.plans import SortedStrings
 
 ZERO = Decimal("0.00")
 
@@ -39,8 +40,8 @@ class AccumulatorUpdate(BaseModel):
     member_id: str
     plan_id: str
     plan_year: int
-    deductible_applied: Money
-    out_of_pocket_applied: Money
+    deductible_applied: SignedMoney
+    out_of_pocket_applied: SignedMoney
     claim_id: str
     adjudication_id: str
 
@@ -51,8 +52,8 @@ class Accumulators(BaseModel):
 
     member_id: str
     plan_year: int
-    deductible_total: Money = ZERO
-    out_of_pocket_total: Money = ZERO
+    deductible_total: SignedMoney = ZERO
+    out_of_pocket_total: SignedMoney = ZERO
     applied_adjudication_ids: SortedStrings = frozenset()
 
     @computed_field
