@@ -1,7 +1,13 @@
 """The spine end to end: enrollment -> claim -> adjudication -> status, through real Kafka and MongoDB."""
 
+import json
 import uuid
 from decimal import Decimal
+from pathlib import Path
+
+import jsonschema
+
+import contracts
 
 from tests.support.client import claim_body, wait_for_status
 from tests.support.kafka import events_about, read_topic
@@ -38,6 +44,17 @@ async def test_submitted_claim_is_processed_with_amounts_per_line(platform, runn
         what="decision on adjudication.events",
     )
     assert decisions == ["claim.adjudicated"]
+
+    # What travels on the topics matches the checked-in contracts.
+    published = await events_about(running_stack.kafka_bootstrap, "claims.events", receipt["claim_id"])
+    published += await events_about(running_stack.kafka_bootstrap, "adjudication.events", receipt["claim_id"])
+    for event in published:
+        jsonschema.validate(event, _schema("cloudevent"))
+        jsonschema.validate(event["data"], _schema(event["type"]))
+
+
+def _schema(name):
+    return json.loads((Path(contracts.__file__).parent / "schemas" / f"{name}.json").read_text())
 
 
 async def _types(bootstrap, topic, subject, wanted):
