@@ -55,13 +55,16 @@ async def validate_claim(submission: ClaimSubmission, request: Request, principa
 @router.get("/v1/claims/{claim_id}")
 async def get_claim(claim_id: str, request: Request, principal: Reader) -> dict:
     view = await _find(request, claim_id)
-    if view is None or not principal.can_see(view["organization_id"]):
+    if view is None:
         raise Problem(404, "No such claim.", code="not_found")
+    allowed = principal.can_see(view["organization_id"])
     await record_access(
         request.app.state.runtime.store, principal, source=SOURCE, action="claim.read",
-        resource=f"claims/{claim_id}", member_id=view["member_id"], outcome=view["status"],
-        organization_id=view["organization_id"],
+        resource=f"claims/{claim_id}", member_id=view["member_id"],
+        outcome=view["status"] if allowed else "denied", organization_id=view["organization_id"],
     )
+    if not allowed:
+        raise Problem(404, "No such claim.", code="not_found")  # as for a missing id
     return public(view)
 
 

@@ -88,7 +88,15 @@ class Checks:
 
     async def get(self, check_id: str, principal: Principal) -> dict | None:
         doc = await self.checks.find_one({"_id": check_id})
-        if doc is None or not principal.can_see(doc.get("organization_id")):
+        if doc is None:
+            return None
+        if not principal.can_see(doc.get("organization_id")):
+            # Refused, and answered like a missing id; the attempt itself is audited.
+            await record_access(
+                self.store, principal, source=SOURCE, action="eligibility.check.read",
+                resource=f"eligibility-checks/{check_id}", member_id=doc.get("member_id"),
+                outcome="denied", organization_id=doc.get("organization_id"),
+            )
             return None
         if doc["expires_at"] <= datetime.now(UTC):
             return None  # expired: gone for the caller even before the sweeper removes it
