@@ -138,7 +138,7 @@ class ConsumerRunner:
             return
         ctx = context_from_carrier(carrier_from_kafka_headers(record.headers))
         with tracer(__name__).start_as_current_span(
-            f"consume {event.type}", context=ctx, kind=SpanKind.CONSUMER,
+            f"consume {event.type}", context=ctx, kind=SpanKind.CONSUMER, record_exception=False,
             attributes={"messaging.destination.name": record.topic, "messaging.consumer.group.name": self.group_id},
         ):
             try:

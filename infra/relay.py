@@ -113,7 +113,7 @@ class OutboxRelay:
         for doc in pending:
             event = doc["event"]
             with tracer(__name__).start_as_current_span(
-                f"publish {event['type']}", context=context_from_carrier(doc.get("trace") or {}), kind=SpanKind.PRODUCER
+                f"publish {event['type']}", context=context_from_carrier(doc.get("trace") or {}), kind=SpanKind.PRODUCER, record_exception=False
             ):
                 headers = kafka_headers(current_trace_carrier()) + event_headers(event)
                 key = (event.get("partitionkey") or event.get("subject") or doc["stream"]).encode()

@@ -26,7 +26,7 @@ class PlatformSettings(BaseSettings):
     jwt_jwks_url: str | None = None
 
     log_level: str = "INFO"
-    # none | console | memory (tests)
+    # none | otlp (OTEL_EXPORTER_OTLP_* variables) | console | memory (tests)
     otel_traces_exporter: str = "none"
 
     max_request_bytes: int = 1_048_576

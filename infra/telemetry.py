@@ -1,5 +1,8 @@
 """Tracing set up once per process, and W3C trace context carried in Kafka headers.
 
+Spans never record exceptions (record_exception=False everywhere): exception messages
+can quote request input, which may be patient data.
+
 One trace spans HTTP -> event store -> relay -> Kafka -> consumer: the request's
 traceparent is stored with the event (the relay publishes later, in another task) and
 written into the Kafka message headers; consumers continue the trace from there.
@@ -11,7 +14,12 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 _configured = False
@@ -24,13 +32,19 @@ def configure_tracing(service: str, exporter: str = "none") -> None:
         return
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
     chosen: SpanExporter | None = None
-    if exporter == "console":
+    if exporter == "otlp":
+        # Endpoint and headers come from the standard OTEL_EXPORTER_OTLP_* variables.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        chosen = OTLPSpanExporter()
+    elif exporter == "console":
         chosen = ConsoleSpanExporter()
     elif exporter == "memory":
         memory_exporter = InMemorySpanExporter()
         chosen = memory_exporter
     if chosen is not None:
-        provider.add_span_processor(SimpleSpanProcessor(chosen))
+        processor = BatchSpanProcessor(chosen) if exporter == "otlp" else SimpleSpanProcessor(chosen)
+        provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
     _configured = True
 

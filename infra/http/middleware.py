@@ -71,7 +71,7 @@ class PlatformMiddleware:
         method = scope["method"]
         ctx = context_from_carrier({k: v for k, v in headers.items() if k in ("traceparent", "tracestate")})
         with tracer("infra.http").start_as_current_span(
-            f"HTTP {method}", context=ctx, kind=SpanKind.SERVER
+            f"HTTP {method}", context=ctx, kind=SpanKind.SERVER, record_exception=False
         ) as span:
             try:
                 await self.app(scope, limited_receive, tracking_send)

@@ -101,7 +101,7 @@ def build_worker(settings: AdjudicationSettings | None = None) -> tuple[faust.Ap
                 continue
             carrier = {k: v.decode() for k, v in headers.items() if k in ("traceparent", "tracestate")}
             with tracer(__name__).start_as_current_span(
-                f"adjudicate {event.type}", context=context_from_carrier(carrier), kind=SpanKind.CONSUMER
+                f"adjudicate {event.type}", context=context_from_carrier(carrier), kind=SpanKind.CONSUMER, record_exception=False
             ):
                 try:
                     # Transient failures (MongoDB, Kafka) are retried without end: the
