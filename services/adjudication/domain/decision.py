@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from contracts.money import Money
+from contracts.adjudicated import AdjudicatedLine, Adjustment, Totals  # noqa: F401 - re-exported
 
 # Claim adjustment reason codes (X12 CARC) this service assigns.
 CARC_DEDUCTIBLE = "1"
@@ -36,35 +36,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class Adjustment(_Model):
-    group: Literal["CO", "PR", "OA"]
-    carc: str
-    rarc: str | None = None
-    amount: Money
-
-
-class LineDecision(_Model):
-    line_number: int
-    procedure_code: str
-    charge_amount: Money
-    allowed_amount: Money
-    deductible: Money
-    copay: Money
-    coinsurance: Money
-    paid_amount: Money
-    patient_responsibility: Money
-    adjustments: list[Adjustment] = []
-
+class LineDecision(AdjudicatedLine):
     @property
     def denied(self) -> bool:
         return not self.paid_amount and any(adj.carc in DENIAL_CARCS for adj in self.adjustments)
-
-
-class Totals(_Model):
-    charge: Money
-    allowed: Money
-    paid: Money
-    patient_responsibility: Money
 
 
 class Decision(_Model):

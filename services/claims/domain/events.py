@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from contracts.adjudicated import AdjudicatedLine, Adjustment, Totals  # noqa: F401 - re-exported
 from contracts.money import Money
 from .submission import FrequencyCode
 
@@ -85,37 +86,6 @@ class ClaimReceived(Payload):
 
 
 # ------------------------------------------------ claim.processed / .denied
-
-AdjustmentGroup = Literal["CO", "PR", "OA"]
-
-
-class Adjustment(Payload):
-    group: AdjustmentGroup
-    """CO contractual obligation, PR patient responsibility, OA other."""
-    carc: str
-    rarc: str | None = None
-    amount: Money
-
-
-class AdjudicatedLine(Payload):
-    line_number: int
-    procedure_code: str
-    charge_amount: Money
-    allowed_amount: Money
-    deductible: Money
-    copay: Money
-    coinsurance: Money
-    paid_amount: Money
-    patient_responsibility: Money
-    adjustments: list[Adjustment] = []
-
-
-class Totals(Payload):
-    charge: Money
-    allowed: Money
-    paid: Money
-    patient_responsibility: Money
-
 
 class AdjudicationDecision(Payload):
     """Adjudication's decision on one claim, as published on adjudication.events.
