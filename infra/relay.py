@@ -1,11 +1,12 @@
-"""Outbox relay: publishes unpublished stored events to Kafka in order, then marks them.
+"""Outbox relay: publishes committed events to Kafka in order, then forgets their intents.
 
-At-least-once by design: a crash between the broker's ack and the mark re-publishes
+At-least-once by design: a crash between the broker's ack and the forget re-publishes
 the same events (same CloudEvent id), which consumers drop by id or aggregate version.
 """
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -30,6 +31,7 @@ class OutboxRelay:
         service: str,
         poll_interval: float = 0.2,
         batch_size: int = 500,
+        abandon_after_seconds: float = 30.0,
     ) -> None:
         self.store = store
         self.producer_factory = producer_factory
@@ -37,6 +39,7 @@ class OutboxRelay:
         self.service = service
         self.poll_interval = poll_interval
         self.batch_size = batch_size
+        self.abandon_after = timedelta(seconds=abandon_after_seconds)
         self._wake = asyncio.Event()
         self._stopping = False
         self._producer: AIOKafkaProducer | None = None
@@ -104,25 +107,41 @@ class OutboxRelay:
                 pass
 
     async def publish_batch(self) -> int:
-        pending = await self.store.unpublished(self.batch_size)
-        OUTBOX_BACKLOG.labels(self.service).set(len(pending))
-        if not pending:
+        intents = await self.store.pending(self.batch_size)
+        OUTBOX_BACKLOG.labels(self.service).set(len(intents))
+        if not intents:
             return 0
+        committed = await asyncio.gather(*(self.store.committed_event_id(i["key"]) for i in intents))
+        ready, abandoned = [], []
+        now = datetime.now(UTC)
+        for intent, event_id in zip(intents, committed, strict=True):
+            if event_id == intent["event"]["id"]:
+                ready.append(intent)
+            elif now - _aware(intent["recorded_at"]) > self.abandon_after:
+                abandoned.append(intent)  # its writer lost the race or died before committing
+            else:
+                break  # a writer is between intent and commit: keep the order, look again soon
+        if ready:
+            await self._publish(ready)
+        await self.store.forget([i["_id"] for i in ready + abandoned])
+        for intent in ready:
+            EVENTS_PUBLISHED.labels(self.service, intent["topic"]).inc()
+        return len(ready)
+
+    async def _publish(self, intents: list[dict]) -> None:
         producer = await self._ensure_producer()
         futures = []
-        for doc in pending:
-            event = doc["event"]
+        for intent in intents:
+            event = intent["event"]
             with tracer(__name__).start_as_current_span(
-                f"publish {event['type']}", context=context_from_carrier(doc.get("trace") or {}), kind=SpanKind.PRODUCER, record_exception=False
+                f"publish {event['type']}", context=context_from_carrier(intent.get("trace") or {}),
+                kind=SpanKind.PRODUCER, record_exception=False,
             ):
                 headers = kafka_headers(current_trace_carrier()) + event_headers(event)
-                key = (event.get("partitionkey") or event.get("subject") or doc["stream"]).encode()
-                futures.append(
-                    await producer.send(doc["topic"], encode_event(event), key=key, headers=headers)
-                )
+                key = (event.get("partitionkey") or event.get("subject") or intent["key"]).encode()
+                futures.append(await producer.send(intent["topic"], encode_event(event), key=key, headers=headers))
         await asyncio.gather(*futures)
-        await self.store.mark_published([doc["_id"] for doc in pending])
-        for doc in pending:
-            EVENTS_PUBLISHED.labels(self.service, doc["topic"]).inc()
-        return len(pending)
 
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -16,7 +16,6 @@ from services.claims.repository import ClaimRepository, stream_of
 from services.claims.status_projection import ClaimStatusProjection
 
 _NAMESPACE = uuid.UUID("0b5a7a39-5d8f-4c55-9d1e-6c2f7f0e4a11")
-_CLOSED = ("voided", "replaced", "denied")
 
 
 @dataclass(frozen=True)
@@ -104,12 +103,7 @@ class Intake:
         member = await self.members.facts(submission.member_id)
         duplicate = None
         if submission.frequency_code == "1":
-            twin = await self.status.views.find_one(
-                {"organization_id": principal.organization_id, "fingerprint": claim_fingerprint(submission),
-                 "status": {"$nin": list(_CLOSED)}},
-                {"_id": 1},
-            )
-            duplicate = twin["_id"] if twin else None
+            duplicate = await self.status.open_claim_with(principal.organization_id, claim_fingerprint(submission))
         return EditContext(
             today=datetime.now(UTC).date(),
             organization_npis=frozenset(principal.npis),

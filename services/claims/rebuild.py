@@ -23,6 +23,7 @@ from services.claims.status_projection import READ_MODEL, ClaimStatusProjection
 async def rebuild_claim_status(settings: ClaimsSettings, db: AsyncDatabase, collection: str = READ_MODEL) -> int:
     projection = ClaimStatusProjection(db, collection)
     await projection.views.delete_many({})
+    await projection.fingerprints.delete_many({})
     await projection.ensure_indexes()
     return await rebuild(settings, [topics.CLAIMS], projection.handle)
 

@@ -13,11 +13,15 @@ from infra.consumer import TransientError
 from services.claims.status_view import project
 
 READ_MODEL = "claim_status"
+CLOSED = ("voided", "replaced", "denied")
 
 
 class ClaimStatusProjection:
     def __init__(self, db: AsyncDatabase, collection: str = READ_MODEL) -> None:
         self.views: AsyncCollection = db[collection]
+        # Open claims by (organisation, fingerprint): the duplicate-claim edit reads it by
+        # _id, the only lookup FerretDB v1 answers without scanning the collection.
+        self.fingerprints: AsyncCollection = db[f"{collection}_fingerprints"]
 
     async def ensure_indexes(self) -> None:
         await self.views.create_index([("organization_id", ASCENDING), ("received_at", DESCENDING)])
@@ -38,6 +42,24 @@ class ClaimStatusProjection:
         if view is None:
             return
         await self._write(current, view)
+        await self._index_fingerprint(view)
+
+    @staticmethod
+    def fingerprint_key(organization_id: str, fingerprint: str) -> str:
+        return f"{organization_id}:{fingerprint}"
+
+    async def _index_fingerprint(self, view: dict[str, Any]) -> None:
+        key = self.fingerprint_key(view["organization_id"], view["fingerprint"])
+        entry = await self.fingerprints.find_one({"_id": key})
+        if entry and entry["claim_id"] != view["claim_id"] and entry["status"] not in CLOSED:
+            return  # another open claim already holds this fingerprint
+        await self.fingerprints.replace_one(
+            {"_id": key}, {"_id": key, "claim_id": view["claim_id"], "status": view["status"]}, upsert=True
+        )
+
+    async def open_claim_with(self, organization_id: str, fingerprint: str) -> str | None:
+        entry = await self.fingerprints.find_one({"_id": self.fingerprint_key(organization_id, fingerprint)})
+        return entry["claim_id"] if entry and entry["status"] not in CLOSED else None
 
     async def _write(self, current: dict[str, Any] | None, view: dict[str, Any]) -> None:
         # The view and the version it reflects change together in one write, and only

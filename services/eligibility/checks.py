@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from infra.audit import record_access
 from infra.eventstore import EventStore
 from infra.http.auth import Principal
-from refdata.plans import Catalogue
+from refdata.plans import Catalogue, benefit_year
 from services.eligibility.accumulators import AccumulatorCopy
 from services.eligibility.domain import CheckRequest, evaluate
 from services.eligibility.members import Members
@@ -51,7 +51,7 @@ class Checks:
     async def run(self, request: CheckRequest, principal: Principal) -> dict:
         member, accumulators, contracted = await asyncio.gather(
             self.members.load(request.member_id),
-            self.accumulators.for_member(request.member_id),
+            self.accumulators.for_member_year(request.member_id, benefit_year(request.date_of_service)),
             self._contracted(principal),
         )
         result = evaluate(request, member, accumulators, self.catalogue, contracted)
