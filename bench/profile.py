@@ -1,0 +1,69 @@
+"""How long each part runs: the full run (~5 min on 2 cores) and the --quick smoke run (~1 min).
+
+Every phase is bounded in time as well as in count: on a slow stack the bench reports
+what it got (and what did not finish) instead of running for ever.
+"""
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    settle_seconds: float = 15.0  # before each part, wait (at most this) for the stack to go idle
+    # claims
+    members: int = 8
+    warmup_claims: int = 30
+    levels: tuple[int, ...] = (1, 4, 16, 32)
+    level_claims: int = 200  # a level ends after this many claims or level_seconds, whichever is first
+    level_seconds: float = 6.0
+    drain_timeout: float = 12.0  # wait for the pipeline to catch up after a level (reported, never fatal)
+    e2e_claims: int = 500
+    e2e_submit_seconds: float = 15.0  # stop submitting after this even if fewer than e2e_claims went in
+    e2e_wait: float = 45.0  # after the last submission, wait this long for claim.processed
+    # baselines
+    kafka_messages: int = 20_000
+    kafka_sequential_messages: int = 300
+    mongo_seconds: float = 5.0
+    # eligibility
+    eligibility_rate: float = 300.0
+    eligibility_seconds: float = 20.0  # per target, run as two interleaved halves (ABBA)
+    eligibility_max_in_flight: int = 64
+    eligibility_drain: float = 5.0
+    eligibility_quiet_timeout: float = 8.0  # wait for the service to finish abandoned requests between slices
+    eligibility_closed_concurrency: int = 16
+    eligibility_closed_seconds: float = 10.0  # per target, two interleaved halves
+    eligibility_warmup: int = 60
+    mongo_micro_iterations: int = 200
+    mongo_micro_step_seconds: float = 3.0
+    scan_probe_sizes: tuple[int, ...] = (1_000, 4_000)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+FULL = Profile("full")
+
+QUICK = Profile(
+    "quick",
+    settle_seconds=4.0,
+    members=4,
+    warmup_claims=8,
+    level_claims=60,
+    level_seconds=1.5,
+    drain_timeout=2.0,
+    e2e_claims=60,
+    e2e_submit_seconds=4.0,
+    e2e_wait=6.0,
+    kafka_messages=5_000,
+    kafka_sequential_messages=100,
+    mongo_seconds=0.8,
+    eligibility_seconds=2.0,
+    eligibility_drain=1.5,
+    eligibility_quiet_timeout=2.0,
+    eligibility_closed_seconds=2.0,
+    eligibility_warmup=16,
+    mongo_micro_iterations=30,
+    mongo_micro_step_seconds=0.4,
+    scan_probe_sizes=(300, 1_200),
+)

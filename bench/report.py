@@ -1,0 +1,218 @@
+"""The printed tables and the ratios; the JSON file is results as they are."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.2f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}:{v}" for k, v in value.items()) or "0"
+    return str(value)
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    cells = [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = lambda parts: "  ".join(p.rjust(w) if i else p.ljust(w) for i, (p, w) in enumerate(zip(parts, widths)))  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+
+
+def _lat(summary: dict | None) -> list:
+    summary = summary or {}
+    return [summary.get("p50_ms"), summary.get("p95_ms"), summary.get("p99_ms"), summary.get("max_ms")]
+
+
+def _cores(cpu: dict | None, n: int = 3) -> str:
+    if not cpu:
+        return "-"
+    wall = cpu["wall_s"] or 1
+    top = ", ".join(f"{k} {v / wall:.2f}" for k, v in list(cpu["cpu_s"].items())[:n])
+    return f"{top} | other {cpu['other_processes_cores']:.2f}"
+
+
+def _lag(lag: dict | None) -> str:
+    behind = {k: v for k, v in (lag or {}).items() if v}
+    return ", ".join(f"{k} {v}" for k, v in behind.items()) or "0"
+
+
+def _per(values: dict | None, n: int = 4) -> str:
+    return ", ".join(f"{k} {v}" for k, v in list((values or {}).items())[:n]) or "-"
+
+
+def _other(cpu: dict | None) -> str:
+    return f"{cpu['other_processes_cores']:.2f} cores" if cpu else "-"
+
+
+def ratio(a, b) -> float | None:
+    return float(f"{a / b:.3g}") if a and b else None
+
+
+def mongo_at(mongo: dict, concurrency: int | None) -> dict:
+    runs = mongo.get("runs") or []
+    if not runs:
+        return {}
+    if concurrency is None:
+        return runs[-1]
+    return min(runs, key=lambda r: abs(r["concurrency"] - concurrency))
+
+
+def compute_ratios(results: dict) -> dict:
+    claims = results.get("claims") or {}
+    kafka = (results.get("baselines") or {}).get("kafka") or {}
+    mongo = (results.get("baselines") or {}).get("mongo") or {}
+    accepted = claims.get("best_accepted_per_s")
+    best = claims.get("best_concurrency")
+    e2e = (claims.get("end_to_end") or {}).get("processed_per_s")
+    return {
+        f"accepted claims/s (best, c={best}) / mongo inserts/s at c={mongo_at(mongo, best).get('concurrency')}":
+            ratio(accepted, mongo_at(mongo, best).get("ok_per_s")),
+        "accepted claims/s (best) / mongo inserts/s sequential": ratio(accepted, mongo_at(mongo, 1).get("ok_per_s")),
+        "end-to-end processed claims/s / kafka produce+consume msgs/s": ratio(e2e, kafka.get("produce_and_consume_per_s")),
+        "end-to-end processed claims/s / kafka send_and_wait one-by-one msgs/s":
+            ratio(e2e, kafka.get("send_and_wait_one_by_one_per_s")),
+    }  # fmt: skip
+
+
+def render(results: dict) -> str:
+    out: list[str] = []
+    meta = results.get("meta", {})
+    out.append(f"== Provider platform benchmark ({meta.get('profile')}) ==")
+    out.append(f"machine: {meta.get('cpus')} CPUs; load average at start {meta.get('loadavg_start')}, at end "
+               f"{meta.get('loadavg_end')}; kafka {meta.get('kafka')}, mongodb {meta.get('mongodb')}")  # fmt: skip
+    out.append("Cores = CPU seconds / wall second per process ('other' = processes outside this stack and bench).")
+    settles = dict(meta.get("settle_before", {}))
+    if (results.get("claims") or {}).get("settle_before_end_to_end"):
+        settles["claims end-to-end"] = results["claims"]["settle_before_end_to_end"]
+    if settles:
+        out.append("idle before each part (stack cores after waiting): " + "; ".join(
+            f"{k} {v['stack_cores']} after {v['waited_s']}s{'' if v['settled'] else ' (still busy: ' + v['busiest'] + ')'}"
+            + (f", lag {_lag(v.get('consumer_group_lag'))}" if _lag(v.get("consumer_group_lag")) != "0" else "")
+            for k, v in settles.items()))  # fmt: skip
+
+    claims = results.get("claims")
+    if claims:
+        out.append("\n-- Claims intake: POST /v1/claims through the gateway, closed loop --")
+        rows = []
+        for lv in claims.get("levels", []):
+            rows.append([lv["concurrency"], lv["ok"], lv["ok_per_s"], lv["errors"], *_lat(lv["latency"]),
+                         lv["processed_per_s"], lv["unprocessed_after_drain"],
+                         _lag(lv.get("consumer_group_lag_after_drain")),
+                         (lv.get("collections_before") or {}).get("claims.events"),
+                         _per(lv.get("cpu_ms_per_claim")), _other(lv.get("cpu"))])  # fmt: skip
+        out.append(table(["concurrency", "accepted", "accepted/s", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                          "processed/s", "unprocessed", "group lag after drain", "events before",
+                          "CPU ms per accepted claim",
+                          "other load"], rows))  # fmt: skip
+        out.append("processed/s: this level's claims / (level start -> last of them processed); unprocessed: "
+                   "not processed when the drain wait ended; group lag: messages the services' consumer groups "
+                   "had not committed; events before: claims' event store size. CPU per claim includes "
+                   "background work left over from earlier levels.")  # fmt: skip
+        e2e = claims.get("end_to_end")
+        if e2e:
+            out.append(f"\n-- Claims end to end: up to {e2e['claims_asked']} claims at concurrency {e2e['concurrency']}, "
+                       "submit -> claim.processed seen on claims.events --")  # fmt: skip
+            censored = e2e.get("submit_to_processed_with_censored") or {}
+            out.append(table(
+                ["accepted", "accepted/s", "processed/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "decided",
+                 "not processed", "p99 incl. not processed", "errors", "CPU ms per processed claim"],
+                [[e2e["accepted"], e2e["accepted_per_s"], e2e["processed_per_s"], *_lat(e2e["submit_to_processed"]),
+                  e2e["decided"], e2e["not_processed_in_time"],
+                  f">={censored.get('p99_ms')}" if e2e["not_processed_in_time"] else censored.get("p99_ms"),
+                  e2e["submit_errors"], _per(e2e.get("cpu_ms_per_claim"))]],
+            ))  # fmt: skip
+            out.append(f"consumer-group lag when the wait ended: {_lag(e2e.get('consumer_group_lag_after'))} "
+                       "(messages the services' own consumers had not yet committed)")  # fmt: skip
+        sizes = claims.get("claim_received_message_bytes")
+        if sizes:
+            out.append(f"claim.received on Kafka: {sizes}; stored event document: {claims.get('stored_event_bytes')} B (BSON)")
+        if claims.get("first_error"):
+            out.append(f"first rejected claim: {claims['first_error']}")
+
+    baselines = results.get("baselines")
+    if baselines:
+        kafka = baselines.get("kafka") or {}
+        mongo = baselines.get("mongo") or {}
+        out.append("\n-- Baselines on the same servers --")
+        rows = []
+        if kafka:
+            rows.append([f"kafka produce (idempotent, acks=all, windows of 500), {kafka['message_bytes']} B",
+                         kafka["produce_per_s"], "-", _cores(kafka.get("produce_cpu"))])  # fmt: skip
+            rows.append(["kafka consume (group-less, from offset 0)", kafka["consume_per_s"], "-", _cores(kafka.get("consume_cpu"))])
+            rows.append(["kafka produce + consume, one message's trip", kafka["produce_and_consume_per_s"], "-", "-"])
+            rows.append(["kafka send_and_wait one by one", kafka["send_and_wait_one_by_one_per_s"],
+                         kafka["send_and_wait_latency"]["p50_ms"], "-"])  # fmt: skip
+        for m in mongo.get("runs", []):
+            rows.append([f"mongo insert_one c={m['concurrency']}, {mongo['document_bytes']} B stored event",
+                         m["ok_per_s"], m["latency"]["p50_ms"], _cores(m.get("cpu"))])  # fmt: skip
+        out.append(table(["operation", "per s", "p50 ms", "busiest (cores)"], rows))
+
+    ratios = results.get("ratios") or {}
+    if any(v is not None for v in ratios.values()):
+        out.append("\n-- Ratios pipeline / baseline --")
+        out.append(table(["ratio", "value", "1 in"], [[k, f"{v:.3g}" if v else "-", f"{1 / v:,.0f}" if v else "-"] for k, v in ratios.items()]))
+
+    elig = results.get("eligibility")
+    if elig and elig.get("runs"):
+        out.append("\n-- Eligibility: POST /v1/eligibility/checks (2-3 procedure codes) --")
+        rows = []
+        for r in elig.get("runs", []):
+            open_ = r["mode"] == "open"
+            latency = r["latency_from_schedule"] if open_ else r["latency"]
+            server = r.get("server") or {}
+            rows.append([
+                f"{r['mode']} {'@%g/s' % r['target_per_s'] if open_ else 'c=%d' % r['concurrency']}", r["target"],
+                r["ok"], r["achieved_per_s"] if open_ else r["ok_per_s"], r["errors"],
+                r.get("not_sent", "-") if open_ else "-", *_lat(latency),
+                server.get("mean_ms"), _per(r.get("cpu_ms_per_check")), _other(r.get("cpu")),
+            ])  # fmt: skip
+        out.append(table(["run", "via", "ok", "checks/s", "errors", "not sent", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                          "server mean ms", "CPU ms per check", "other load"], rows))  # fmt: skip
+        out.append("Each run is two interleaved halves per target (gateway, direct, direct, gateway). Open-loop "
+                   "latency of answered checks counts from the scheduled send time; 'not sent': no free slot under "
+                   "the in-flight cap before the window closed (the JSON has percentiles with these as lower "
+                   "bounds); 'server mean': the service's own http_request_duration_seconds.")  # fmt: skip
+        share = gateway_share(elig)
+        if share:
+            elig["gateway_share"] = share
+            out.append("gateway share (gateway minus direct): " + ", ".join(f"{k} {v} ms" for k, v in share.items()))
+        micro = elig.get("mongo_micro")
+        if micro:
+            out.append(f"\nMongoDB work of one check (PyMongo, sequential; collections {micro.get('collections')}):")
+            out.append(table(["query", "mean ms", "p50 ms", "p99 ms", "max ms"],
+                             [[k, v["mean_ms"], v["p50_ms"], v["p99_ms"], v["max_ms"]] for k, v in micro["queries"].items()]))  # fmt: skip
+            for probe in micro.get("scan_probe", []):
+                out.append(f"scan probe, {probe['documents']} documents: find by a non-_id field p50 "
+                           f"{probe['by_field']['p50_ms']} ms, find_one by _id p50 {probe['by_id']['p50_ms']} ms")  # fmt: skip
+            if micro.get("scan_probe_us_per_document_by_field") is not None:
+                out.append(f"  -> growth per document in the collection: {micro['scan_probe_us_per_document_by_field']} us "
+                           f"(non-_id filter), {micro['scan_probe_us_per_document_by_id']} us (_id point read)")  # fmt: skip
+            for label, plan in (micro.get("scan_probe_explain") or {}).items():
+                out.append(f"  plan {label}: {json.dumps(plan, default=str)[:240]}")
+    if results.get("error"):
+        out.append(f"\n!! the run ended early: {results['error']}")
+    return "\n".join(out)
+
+
+def gateway_share(elig: dict) -> dict:
+    runs = {(r["mode"], r["target"]): r for r in elig.get("runs", [])}
+    share = {}
+    for mode, key in (("closed", "latency"), ("open", "latency_from_schedule")):
+        gw, direct = runs.get((mode, "gateway")), runs.get((mode, "direct"))
+        if gw and direct and gw[key]["count"] and direct[key]["count"]:
+            for stat in ("p50_ms", "mean_ms"):
+                share[f"{mode} {stat[:-3]}"] = round(gw[key][stat] - direct[key][stat], 2)
+            gw_cpu = gw.get("cpu_ms_per_check", {}).get("gateway")
+            if gw_cpu is not None:
+                share[f"{mode} gateway CPU per check"] = gw_cpu
+    return share
+
+
+def write(results: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
