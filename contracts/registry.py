@@ -7,7 +7,7 @@ consumers' payload validation all read.
 from pydantic import BaseModel
 
 from contracts.contract import EventContract
-from contracts.events import adjudication, claims, membership, organizations
+from contracts.events import adjudication, audit, claims, membership, organizations
 
 
 CONTRACTS: tuple[EventContract, ...] = (
@@ -15,6 +15,7 @@ CONTRACTS: tuple[EventContract, ...] = (
     *membership.CONTRACTS,
     *claims.CONTRACTS,
     *adjudication.CONTRACTS,
+    *audit.CONTRACTS,
 )
 
 BY_TYPE: dict[str, EventContract] = {c.type: c for c in CONTRACTS}

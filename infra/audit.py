@@ -1,8 +1,8 @@
 """Audit trail of every access to patient data.
 
-An access record is an event of its own (a one-event stream) written through the
-service's outbox to audit.events: it is durable as soon as the request that caused
-it is, and it reaches the audit read side even if Kafka was down at the time.
+An access record is a fact of its own, written with one insert into the service's
+outbox for audit.events: it is durable as soon as the request that caused it is, and
+it reaches the audit read side even if Kafka was down at the time.
 """
 
 import uuid
@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 
 from contracts import topics
 from contracts.envelope import new_event
+from contracts.events.audit import PATIENT_DATA_ACCESSED, PatientDataAccessed
 from infra.eventstore import EventStore
 from infra.http.auth import Principal
-
-ACCESS_EVENT = "patient_data.accessed"
 
 
 async def record_access(
@@ -30,23 +29,16 @@ async def record_access(
 ) -> None:
     at = at or datetime.now(UTC)
     access_id = str(uuid.uuid4())
-    await store.append(
-        f"access-{access_id}",
+    await store.record(
         topics.AUDIT,
         new_event(
-            source=source, type=ACCESS_EVENT, subject=resource, aggregateversion=1, id=access_id,
+            source=source, type=PATIENT_DATA_ACCESSED, subject=resource, id=access_id,
             organizationid=organization_id or principal.organization_id, partitionkey=member_id or resource,
             time=at,
-            data={
-                "access_id": access_id,
-                "action": action,
-                "resource": resource,
-                "member_id": member_id,
-                "client_id": principal.client_id,
-                "role": principal.role,
-                "organization_id": principal.organization_id,
-                "outcome": outcome,
-                "accessed_at": at.isoformat(),
-            },
+            data=PatientDataAccessed(
+                access_id=access_id, action=action, resource=resource, member_id=member_id,
+                client_id=principal.client_id, role=principal.role, organization_id=principal.organization_id,
+                outcome=outcome, accessed_at=at,
+            ).model_dump(mode="json"),
         ),
     )

@@ -106,6 +106,27 @@ class EventStore:
             callback()
         return StoredEvent(stream, event.aggregateversion, topic, body, trace)
 
+    async def record(self, topic: str, event: CloudEvent) -> None:
+        """Publishes a fact that belongs to no aggregate (an audit record) with one insert.
+
+        Nothing can race on it, so the intent is born committed: durable once this
+        returns, published by the relay like any event, and kept by Kafka afterwards.
+        """
+        await self.outbox.insert_one(
+            {
+                "_id": f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}",
+                "key": None,
+                "committed": True,
+                "topic": topic,
+                "event": event.to_json_dict(),
+                "trace": current_trace_carrier(),
+                "recorded_at": datetime.now(UTC),
+            }
+        )
+        EVENTS_APPENDED.labels(self.service, event.type).inc()
+        for callback in self._listeners:
+            callback()
+
     async def load(self, stream: str) -> list[dict[str, Any]]:
         events = []
         for version in range(1, MAX_STREAM_LENGTH + 1):

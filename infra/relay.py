@@ -111,7 +111,7 @@ class OutboxRelay:
         OUTBOX_BACKLOG.labels(self.service).set(len(intents))
         if not intents:
             return 0
-        committed = await asyncio.gather(*(self.store.committed_event_id(i["key"]) for i in intents))
+        committed = await asyncio.gather(*(self._committed_id(i) for i in intents))
         ready, abandoned = [], []
         now = datetime.now(UTC)
         for intent, event_id in zip(intents, committed, strict=True):
@@ -128,6 +128,11 @@ class OutboxRelay:
             EVENTS_PUBLISHED.labels(self.service, intent["topic"]).inc()
         return len(ready)
 
+    async def _committed_id(self, intent: dict) -> str | None:
+        if intent.get("committed"):
+            return intent["event"]["id"]
+        return await self.store.committed_event_id(intent["key"])
+
     async def _publish(self, intents: list[dict]) -> None:
         producer = await self._ensure_producer()
         futures = []
@@ -138,7 +143,7 @@ class OutboxRelay:
                 kind=SpanKind.PRODUCER, record_exception=False,
             ):
                 headers = kafka_headers(current_trace_carrier()) + event_headers(event)
-                key = (event.get("partitionkey") or event.get("subject") or intent["key"]).encode()
+                key = (event.get("partitionkey") or event.get("subject") or intent["_id"]).encode()
                 futures.append(await producer.send(intent["topic"], encode_event(event), key=key, headers=headers))
         await asyncio.gather(*futures)
 
