@@ -27,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import CloudEvent
+from infra.batching import BatchedInserts
 from infra.metrics import EVENTS_APPENDED
 from infra.telemetry import current_trace_carrier
 
@@ -60,6 +61,7 @@ class EventStore:
     def __init__(self, db: AsyncDatabase, service: str, collection: str = "events") -> None:
         self.events = db[collection]
         self.outbox = db[f"{collection}_outbox"]
+        self._records = BatchedInserts(self.outbox)
         self.service = service
         self._listeners: list = []
 
@@ -112,7 +114,7 @@ class EventStore:
         Nothing can race on it, so the intent is born committed: durable once this
         returns, published by the relay like any event, and kept by Kafka afterwards.
         """
-        await self.outbox.insert_one(
+        await self._records.insert(
             {
                 "_id": f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}",
                 "key": None,

@@ -14,6 +14,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from infra.audit import record_access
+from infra.batching import BatchedInserts
 from infra.eventstore import EventStore
 from infra.http.auth import Principal
 from refdata.plans import Catalogue, benefit_year
@@ -38,6 +39,7 @@ class Checks:
         ttl: timedelta,
     ) -> None:
         self.checks = db["checks"]
+        self._inserts = BatchedInserts(self.checks)
         self.store = store
         self.members = members
         self.accumulators = accumulators
@@ -72,7 +74,7 @@ class Checks:
             "answer": answer,
         }
         await asyncio.gather(
-            self.checks.insert_one(doc),
+            self._inserts.insert(doc),
             record_access(
                 self.store, principal, source=SOURCE, action="eligibility.check", at=now,
                 resource=f"eligibility-checks/{check_id}", member_id=request.member_id, outcome=answer["status"],
