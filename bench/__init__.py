@@ -7,7 +7,7 @@ numbers and ratios only; it never asserts on timings.
 
 Modules:
     profile      run lengths for the full and the --quick run
-    stackctl     the bench's own LocalStack (start, stop, pids, CPU accounting)
+    stackctl     the bench's own LocalStack (ports, home, start, stop, pids)
     stats        latency histograms (HdrHistogram), CPU snapshots, Prometheus scraping
     lag          consumer-group lag of the services (work still queued in Kafka)
     context      what the parts share; settle() waits for an idle stack between parts
