@@ -17,6 +17,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import bson
 import httpx
 from pymongo.errors import PyMongoError
 
@@ -279,8 +280,10 @@ async def mongo_micro(ctx: Context, db, mongo, organization_id: str, members: li
         log("eligibility: mongo micro " + "; ".join(
             f"{label.split(':')[0]} {s['mean_ms']} ms" for label, s in out["queries"].items()))  # fmt: skip
 
-        # Scan probe: find one document by a non-_id field among N audit-event-sized documents.
-        template = await scratch_store.events.find_one({}) or {"event": {}}
+        # Scan probe: find one document by a non-_id field among N documents shaped like a real
+        # stored event of this service (a member's enrollment), so the per-document cost is comparable.
+        template = await db["events"].find_one({}) or {"event": {"data": "x" * 1500}}
+        out["scan_probe_document_bytes"] = len(bson.encode(template))
         probe = scratch["scan_probe"]
         await probe.create_index([("stream", 1), ("version", 1)])
         have = 0

@@ -187,7 +187,8 @@ def render(results: dict) -> str:
             out.append(table(["query", "mean ms", "p50 ms", "p99 ms", "max ms"],
                              [[k, v["mean_ms"], v["p50_ms"], v["p99_ms"], v["max_ms"]] for k, v in micro["queries"].items()]))  # fmt: skip
             for probe in micro.get("scan_probe", []):
-                out.append(f"scan probe, {probe['documents']} documents: find by a non-_id field p50 "
+                out.append(f"scan probe, {probe['documents']} documents of {micro.get('scan_probe_document_bytes')} B: "
+                           f"find by a non-_id field p50 "
                            f"{probe['by_field']['p50_ms']} ms, find_one by _id p50 {probe['by_id']['p50_ms']} ms")  # fmt: skip
             if micro.get("scan_probe_us_per_document_by_field") is not None:
                 out.append(f"  -> growth per document in the collection: {micro['scan_probe_us_per_document_by_field']} us "
