@@ -51,6 +51,22 @@ ROUTES_FILE = HERE / "routes.json"
 SERVICES = ("identity", "eligibility", "claims", "adjudication", "authorizations", "notifications")
 GO_PROGRAMS = ("ferretdb", "gateway")
 
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+FERRETDB_VERSION = "v1.24.2"
+# FerretDB v1.24.2's SQLite backend creates expression indexes as sjson->"field" but
+# looks documents up by sjson->'$._id'. SQLite uses an expression index only for the
+# identical expression, so every _id lookup scanned its table: the cost of each read
+# grew with the collection (measured: 2.2 ms at 5,000 documents, growing ~9 us per
+# document). Writing the index expression the way the queries read it makes _id
+# lookups index searches (0.66 ms, flat). (file, exact old text, new text)
+FERRETDB_PATCHES = (
+    (
+        "internal/backends/sqlite/metadata/registry.go",
+        'columns[i] = fmt.Sprintf("%s->%s", DefaultColumn, strings.Join(fields, "->"))',
+        'columns[i] = fmt.Sprintf("%s->\'$.%s\'", DefaultColumn, key.Field)',
+    ),
+)
+
 DEFAULT_ADMIN_CLIENT_ID = "platform-admin"
 DEFAULT_ADMIN_CLIENT_SECRET = "local-dev-admin-secret"
 DEFAULT_READY_TIMEOUT = 120.0
@@ -502,14 +518,46 @@ class LocalStack:
             p for p in (src / "go.mod", src / "go.sum") if p.exists()
         ]
 
-    def _go_binary_current(self, program: str) -> bool:
+    def _build_fingerprint(self, program: str) -> str:
         # A content hash, not mtimes: git checkouts touch files without changing them.
+        digest = _hash_files(self._go_sources(program))
+        if program == "ferretdb":
+            digest = hashlib.sha256((digest + repr(FERRETDB_PATCHES)).encode()).hexdigest()
+        return digest
+
+    def _go_binary_current(self, program: str) -> bool:
         marker = self.binary(program).with_name(f".{program}.sha256")
         return (
             self.binary(program).exists()
             and marker.exists()
-            and marker.read_text().strip() == _hash_files(self._go_sources(program))
+            and marker.read_text().strip() == self._build_fingerprint(program)
         )
+
+    def _patched_ferretdb_modfile(self, go: str) -> Path:
+        """A go.mod that builds FerretDB from a patched copy of its module (see FERRETDB_PATCHES)."""
+        module_dir = HERE / "ferretdb"
+        listed = subprocess.run(
+            [go, "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"],
+            cwd=module_dir, capture_output=True, text=True,
+        )
+        if listed.returncode != 0:
+            raise StackError(f"go mod download {FERRETDB_MODULE} failed:\n{listed.stderr[-4000:]}")
+        pristine = Path(json.loads(listed.stdout)["Dir"])
+        work = self.tools / "src"
+        source = work / f"FerretDB-{FERRETDB_VERSION}-patched"
+        shutil.rmtree(source, ignore_errors=True)
+        shutil.copytree(pristine, source)
+        for relative, old, new in FERRETDB_PATCHES:
+            target = source / relative
+            target.chmod(0o644)
+            text = target.read_text()
+            if text.count(old) != 1:
+                raise StackError(f"FerretDB patch no longer applies to {relative}; review FERRETDB_PATCHES")
+            target.write_text(text.replace(old, new))
+        modfile = work / "ferretdb.go.mod"
+        modfile.write_text((module_dir / "go.mod").read_text() + f"\nreplace {FERRETDB_MODULE} => {source}\n")
+        shutil.copyfile(module_dir / "go.sum", work / "ferretdb.go.sum")
+        return modfile
 
     def _build_go(self, program: str) -> float:
         if self._go_binary_current(program):
@@ -523,14 +571,15 @@ class LocalStack:
         out.parent.mkdir(parents=True, exist_ok=True)
         # Build beside the target and rename: a running binary is never overwritten in place.
         tmp = out.with_name(f".{program}.{os.getpid()}.tmp")
+        extra = ["-modfile", str(self._patched_ferretdb_modfile(go))] if program == "ferretdb" else []
         proc = subprocess.run(
-            [go, "build", "-trimpath", "-o", str(tmp), "."], cwd=HERE / program, capture_output=True, text=True
+            [go, "build", "-trimpath", *extra, "-o", str(tmp), "."], cwd=HERE / program, capture_output=True, text=True
         )
         if proc.returncode != 0:
             tmp.unlink(missing_ok=True)
             raise StackError(f"go build {program} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
         tmp.replace(out)
-        out.with_name(f".{program}.sha256").write_text(_hash_files(self._go_sources(program)) + "\n")
+        out.with_name(f".{program}.sha256").write_text(self._build_fingerprint(program) + "\n")
         return time.monotonic() - started
 
     def _ensure_provisioned(self) -> None:
