@@ -58,12 +58,23 @@ FERRETDB_VERSION = "v1.24.2"
 # identical expression, so every _id lookup scanned its table: the cost of each read
 # grew with the collection (measured: 2.2 ms at 5,000 documents, growing ~9 us per
 # document). Writing the index expression the way the queries read it makes _id
-# lookups index searches (0.66 ms, flat). (file, exact old text, new text)
+# lookups index searches (0.66 ms, flat).
+# It also pushes an `_id` equality down only when it is the filter's sole key, so a
+# compare-and-set such as {_id, version} scanned the table; every handler re-applies
+# the whole filter to what the query returns, so narrowing by `_id` first is safe.
+# (file, exact old text, new text)
 FERRETDB_PATCHES = (
     (
         "internal/backends/sqlite/metadata/registry.go",
         'columns[i] = fmt.Sprintf("%s->%s", DefaultColumn, strings.Join(fields, "->"))',
         'columns[i] = fmt.Sprintf("%s->\'$.%s\'", DefaultColumn, key.Field)',
+    ),
+    (
+        "internal/backends/sqlite/collection.go",
+        "\tif params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get(\"_id\")\n\t\tswitch v.(type) {\n"
+        "\t\tcase string, types.ObjectID:\n\t\t\twhereClause",
+        "\tif params.Filter.Len() >= 1 {\n\t\tv, _ := params.Filter.Get(\"_id\")\n\t\tswitch v.(type) {\n"
+        "\t\tcase string, types.ObjectID:\n\t\t\twhereClause",
     ),
 )
 
