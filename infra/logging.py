@@ -52,5 +52,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     # Access logs print raw URLs, whose query strings can hold member ids; our
     # middleware logs the route template instead.
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("aiokafka", "kafka", "faust", "mode", "pymongo"):
+    for noisy in ("aiokafka", "kafka", "faust", "mode", "pymongo", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel("WARNING")

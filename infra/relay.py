@@ -6,6 +6,7 @@ the same events (same CloudEvent id), which consumers drop by id or aggregate ve
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
@@ -46,6 +47,7 @@ class OutboxRelay:
         self._task: asyncio.Task | None = None
         store.on_append(self._wake.set)
         self.healthy = False
+        self._lease_checked_until = 0.0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"{self.service}-relay")
@@ -83,14 +85,16 @@ class OutboxRelay:
     async def _run(self) -> None:
         backoff = self.poll_interval
         while not self._stopping:
+            # Cleared before reading the outbox: an append during this round wakes the next.
+            self._wake.clear()
             try:
                 published = 0
-                if await self.lease.acquire():
+                if await self._leader():
                     published = await self.publish_batch()
                 self.healthy = True
                 backoff = self.poll_interval
-                if published:
-                    continue  # drain the backlog before sleeping
+                if published >= self.batch_size:
+                    continue  # a full batch: more may be waiting, drain before sleeping
             except (KafkaError, OSError, asyncio.TimeoutError) as exc:
                 self.healthy = False
                 log.warning("relay cannot reach kafka", extra={"error_type": type(exc).__name__})
@@ -100,11 +104,21 @@ class OutboxRelay:
                 self.healthy = False
                 log.warning("relay cannot reach the event store", extra={"error_type": type(exc).__name__})
                 backoff = min(backoff * 2, 5.0)
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
             except asyncio.TimeoutError:
                 pass
+
+    async def _leader(self) -> bool:
+        # Renew a third of the way into the lease, not on every wake-up: under load the
+        # relay wakes per appended event and the renewal would double its database work.
+        now = time.monotonic()
+        if now < self._lease_checked_until:
+            return True
+        if await self.lease.acquire():
+            self._lease_checked_until = now + self.lease.ttl.total_seconds() / 3
+            return True
+        return False
 
     async def publish_batch(self) -> int:
         intents = await self.store.pending(self.batch_size)

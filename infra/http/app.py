@@ -23,7 +23,13 @@ def create_service_app(runtime: ServiceRuntime, title: str, routers: list[APIRou
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
+    # FastAPI's native telemetry is off: PlatformMiddleware already makes the one server
+    # span per request (continuing the caller's traceparent), metrics are Prometheus,
+    # and its exception logs would carry exception messages, which can quote PHI.
+    app = FastAPI(
+        title=title, version="1.0.0", lifespan=lifespan,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(
         JwksKeys(settings.jwks_url), issuer=settings.jwt_issuer, audience=settings.jwt_audience
