@@ -67,12 +67,30 @@ class JwksKeys:
 
 
 class TokenVerifier:
+    # Clients reuse a token for its lifetime (an hour); verifying its RSA signature on
+    # every request cost a noticeable share of an eligibility check's CPU.
+    CACHE_SIZE = 10_000
+
     def __init__(self, keys: JwksKeys, issuer: str, audience: str) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def verify(self, token: str) -> Principal:
+        hit = self._verified.get(token)
+        if hit is not None:
+            principal, expires_at = hit
+            if time.time() < expires_at:
+                return principal
+            del self._verified[token]
+        principal, expires_at = await self._verify(token)
+        if len(self._verified) >= self.CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, expires_at)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
             key = await self.keys.key(header.get("kid", ""))
@@ -89,10 +107,11 @@ class TokenVerifier:
             raise _unauthorized("The token carries no known role.")
         if role == "provider" and not claims.get("org"):
             raise _unauthorized("A provider token must name its organisation.")
-        return Principal(
+        principal = Principal(
             client_id=claims["sub"], role=role, organization_id=claims.get("org"),
             npis=tuple(claims.get("npis", ())), tin=claims.get("tin"),
         )
+        return principal, float(claims["exp"])
 
 
 def _unauthorized(detail: str) -> Problem:
