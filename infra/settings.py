@@ -29,6 +29,10 @@ class PlatformSettings(BaseSettings):
     # none | otlp (OTEL_EXPORTER_OTLP_* variables) | console | memory (tests)
     otel_traces_exporter: str = "none"
 
+    # Whether /readyz fails while Kafka is unreachable. Locally (make run, tests) it
+    # does; behind an Ingress it should not, since the outbox rides out the outage.
+    readiness_requires_kafka: bool = True
+
     max_request_bytes: int = 1_048_576
     relay_poll_interval_seconds: float = 0.2
 

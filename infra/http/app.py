@@ -44,7 +44,8 @@ def create_service_app(runtime: ServiceRuntime, title: str, routers: list[APIRou
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
-        ready = all(v == "ok" for v in checks.values())
+        required = [name for name in checks if name != "kafka" or settings.readiness_requires_kafka]
+        ready = all(checks[name] == "ok" for name in required)
         return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
