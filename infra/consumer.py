@@ -123,12 +123,21 @@ class ConsumerRunner:
         await self._dlq_producer.start()
         while not self._stopping:
             batches = await consumer.getmany(timeout_ms=200, max_records=200)
-            for records in batches.values():
-                for record in records:
-                    await self._handle_record(record)
+            # Partitions are independent (one member's events share one), so they are
+            # handled concurrently; within a partition, strictly in order.
+            outcomes = await asyncio.gather(
+                *(self._handle_in_order(records) for records in batches.values()), return_exceptions=True
+            )
+            failures = [o for o in outcomes if isinstance(o, BaseException)]
+            if failures:
+                raise failures[0]  # nothing committed: the batch is redelivered after reconnecting
             if batches:
                 # Every effect above is durable (or dead-lettered) before offsets move.
                 await consumer.commit()
+
+    async def _handle_in_order(self, records: list[ConsumerRecord]) -> None:
+        for record in records:
+            await self._handle_record(record)
 
     async def _handle_record(self, record: ConsumerRecord) -> None:
         try:

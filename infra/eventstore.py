@@ -61,7 +61,10 @@ class EventStore:
     def __init__(self, db: AsyncDatabase, service: str, collection: str = "events") -> None:
         self.events = db[collection]
         self.outbox = db[f"{collection}_outbox"]
-        self._records = BatchedInserts(self.outbox)
+        # Concurrent appends share insert rounds (see infra/batching.py); a duplicate key
+        # still fails only its own append, which is what optimistic concurrency needs.
+        self._intents = BatchedInserts(self.outbox)
+        self._commits = BatchedInserts(self.events)
         self.service = service
         self._listeners: list = []
 
@@ -84,7 +87,7 @@ class EventStore:
         now = datetime.now(UTC)
         # Time-ordered ids let the relay keep write order without a server-side sort.
         intent_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
-        await self.outbox.insert_one(
+        await self._intents.insert(
             {"_id": intent_id, "key": key, "topic": topic, "event": body, "trace": trace, "recorded_at": now}
         )
         doc = {
@@ -99,7 +102,7 @@ class EventStore:
         if meta:
             doc["meta"] = meta
         try:
-            await self.events.insert_one(doc)
+            await self._commits.insert(doc)
         except DuplicateKeyError as exc:
             await self.outbox.delete_one({"_id": intent_id})
             raise ConcurrencyError(stream, event.aggregateversion) from exc
@@ -114,7 +117,7 @@ class EventStore:
         Nothing can race on it, so the intent is born committed: durable once this
         returns, published by the relay like any event, and kept by Kafka afterwards.
         """
-        await self._records.insert(
+        await self._intents.insert(
             {
                 "_id": f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}",
                 "key": None,
