@@ -34,11 +34,11 @@ class BenchStack:
         self.stack = local_stack.LocalStack(
             home=home,
             tools=os.environ.get("STACK_TOOLS_HOME") or REPO / ".local",
-            kafka_port=_port("BENCH_KAFKA_PORT", 39092),
-            kafka_controller_port=_port("BENCH_KAFKA_CONTROLLER_PORT", 39093),
-            mongo_port=_port("BENCH_MONGO_PORT", 38017),
-            gateway_port=_port("BENCH_GATEWAY_PORT", 38080),
-            service_port_base=_port("BENCH_SERVICE_PORT_BASE", 38100),
+            kafka_port=_port("BENCH_KAFKA_PORT", 30092),
+            kafka_controller_port=_port("BENCH_KAFKA_CONTROLLER_PORT", 30093),
+            mongo_port=_port("BENCH_MONGO_PORT", 30017),
+            gateway_port=_port("BENCH_GATEWAY_PORT", 30080),
+            service_port_base=_port("BENCH_SERVICE_PORT_BASE", 30100),
             env={
                 "PLATFORM_ADMIN_CLIENT_ID": ADMIN_ID,
                 "PLATFORM_ADMIN_CLIENT_SECRET": ADMIN_SECRET,

@@ -25,6 +25,7 @@ import base64
 import contextlib
 import fcntl
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -258,7 +259,10 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
             return resp.status
     except urllib.error.HTTPError as exc:
         return exc.code
-    except (urllib.error.URLError, OSError):
+    except (urllib.error.URLError, OSError, http.client.HTTPException):
+        # HTTPException covers a TCP self-connect: probing a port nobody listens on
+        # yet can, inside the ephemeral range, connect the socket to itself and read
+        # back its own request ("BadStatusLine: GET /readyz").
         return None
 
 
