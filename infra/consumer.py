@@ -170,7 +170,7 @@ class ConsumerRunner:
         topic = dead_letter_topic(record.topic)
         headers = list(record.headers or ()) + [
             ("dlq.error_type", type(exc).__name__.encode()),
-            ("dlq.error", _describe(exc).encode()),
+            ("dlq.error", describe_error(exc).encode()),
             ("dlq.source_topic", record.topic.encode()),
             ("dlq.source_partition", str(record.partition).encode()),
             ("dlq.source_offset", str(record.offset).encode()),
@@ -186,10 +186,10 @@ class ConsumerRunner:
         )
 
 
-def _describe(exc: BaseException) -> str:
-    # Validation errors name fields and error kinds, never the offending values (PHI).
+def describe_error(exc: BaseException) -> str:
+    """The dead-letter header text for an error: what failed, never the offending values (PHI)."""
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors())[:1000]
-    if isinstance(exc, ValueError) and "JSON" in type(exc).__name__ or isinstance(exc, orjson.JSONDecodeError):
+    if isinstance(exc, orjson.JSONDecodeError):
         return "body is not valid JSON"
     return f"{type(exc).__name__}: {str(exc)[:500]}"

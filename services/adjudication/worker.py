@@ -17,7 +17,7 @@ from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
 from contracts import topics
 from contracts.envelope import CloudEvent, new_event
 from contracts.events.adjudication import CLAIM_ADJUDICATED
-from infra.consumer import is_transient
+from infra.consumer import describe_error, is_transient
 from infra.runtime import ServiceRuntime
 from infra.telemetry import context_from_carrier, current_trace_carrier, tracer
 from services.adjudication.decisions import DecisionBook
@@ -78,12 +78,10 @@ def build_worker(settings: AdjudicationSettings | None = None) -> tuple[faust.Ap
         await delivery  # acknowledged by the broker before the offset may move
 
     async def park(value: bytes, key: bytes | None, headers: dict, exc: BaseException) -> None:
-        described = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()) if isinstance(
-            exc, ValidationError) else f"{type(exc).__name__}"
         delivery = await dead_letters.send(
             key=key, value=value,
             headers=list(headers.items()) + [
-                ("dlq.error_type", type(exc).__name__.encode()), ("dlq.error", described[:1000].encode()),
+                ("dlq.error_type", type(exc).__name__.encode()), ("dlq.error", describe_error(exc).encode()),
                 ("dlq.source_topic", topics.CLAIMS.encode()), ("dlq.consumer_group", b"adjudication"),
             ],
         )
