@@ -1,20 +1,124 @@
-"""claims.events: published by claims; keyed by member id so one member's claims stay in order."""
+"""claims.events: published by claims; keyed by member id so one member's claims stay in order.
+
+The payload models live here, not in the claims service: every consumer (adjudication,
+notifications, analytics) reads them with these models and never imports claims code.
+Payloads carry JSON-ready values (money as "125.00", dates ISO 8601) and ignore
+unknown fields, so adding a field is not a breaking change.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from contracts import topics
+from contracts.adjudicated import AdjudicatedLine, Totals
 from contracts.contract import EventContract
-from services.claims.domain.events import (
-    CLAIM_DENIED,
-    CLAIM_PAID,
-    CLAIM_PROCESSED,
-    CLAIM_RECEIVED,
-    CLAIM_REPLACED,
-    CLAIM_VOIDED,
-    ClaimAdjudicated,
-    ClaimPaid,
-    ClaimReceived,
-    ClaimReplaced,
-    ClaimVoided,
-)
+from contracts.money import Money
+
+CLAIM_RECEIVED = "claim.received"
+CLAIM_PROCESSED = "claim.processed"
+CLAIM_DENIED = "claim.denied"
+CLAIM_PAID = "claim.paid"
+CLAIM_VOIDED = "claim.voided"
+CLAIM_REPLACED = "claim.replaced"
+
+FrequencyCode = Literal["1", "7", "8"]
+"""X12 claim frequency: 1 original, 7 replacement of a prior claim, 8 void of a prior claim."""
+
+
+class ClaimStatus(StrEnum):
+    """A claim's status as the API shows it (API.md); the one list of them."""
+
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    PAID = "paid"
+    DENIED = "denied"
+    INFO_REQUESTED = "info_requested"
+    VOIDED = "voided"
+    REPLACED = "replaced"
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    def to_data(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class BillingProvider(Payload):
+    npi: str
+    tin: str
+
+
+class ReceivedLine(Payload):
+    line_number: int
+    """1-based, in submission order; decisions and remittances refer to lines by it."""
+    procedure_code: str
+    modifiers: list[str] = []
+    units: int
+    charge_amount: Money
+    date_of_service: date
+    place_of_service: str
+    diagnosis_pointers: list[int]
+
+
+class ClaimReceived(Payload):
+    """Everything submitted (codes normalised) plus what intake added."""
+
+    claim_id: str
+    organization_id: str
+    received_at: AwareDatetime
+    total_charge: Money
+    fingerprint: str
+    frequency_code: FrequencyCode
+    original_claim_id: str | None = None
+    member_id: str
+    patient_date_of_birth: date
+    billing_provider: BillingProvider
+    rendering_provider_npi: str
+    diagnosis_codes: list[str]
+    """Dotted ICD-10-CM codes, in submission order (pointers index into it)."""
+    prior_authorization_id: str | None = None
+    lines: list[ReceivedLine]
+
+
+class ClaimAdjudicated(Payload):
+    """Payload of both claim.processed and claim.denied."""
+
+    claim_id: str
+    adjudication_id: str
+    adjudicated_at: AwareDatetime
+    lines: list[AdjudicatedLine]
+    totals: Totals
+    reason_codes: list[str] = []
+    """Distinct "GROUP-CARC" codes of the adjustments, e.g. ["CO-45"], for the timeline."""
+
+
+class ClaimPaid(Payload):
+    claim_id: str
+    remittance_id: str
+    eft_trace_number: str
+    paid_at: AwareDatetime
+    amount: Money
+
+
+class ClaimVoided(Payload):
+    claim_id: str
+    voided_by_claim_id: str
+    """The accepted frequency-8 claim that voided this one."""
+    voided_at: AwareDatetime
+
+
+class ClaimReplaced(Payload):
+    claim_id: str
+    replaced_by_claim_id: str
+    """The accepted frequency-7 claim that replaces this one."""
+    replaced_at: AwareDatetime
+
 
 CONTRACTS = (
     EventContract(CLAIM_RECEIVED, topics.CLAIMS, ClaimReceived, "A claim passed the intake edits and was accepted."),

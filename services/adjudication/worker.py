@@ -23,7 +23,7 @@ from infra.telemetry import context_from_carrier, current_trace_carrier, tracer
 from services.adjudication.decisions import DecisionBook
 from services.adjudication.domain.fee_schedule import load_fee_schedule
 from services.adjudication.settings import AdjudicationSettings
-from services.claims.domain.events import CLAIM_RECEIVED
+from contracts.events.claims import CLAIM_RECEIVED
 
 log = logging.getLogger(__name__)
 SOURCE = "/services/adjudication"

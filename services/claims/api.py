@@ -2,11 +2,12 @@
 
 import base64
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
+from contracts.events.claims import ClaimStatus
 from infra.audit import record_access
 from infra.http.auth import Principal, Provider, require_role
 from infra.http.problems import Problem
@@ -20,7 +21,6 @@ router = APIRouter(tags=["claims"])
 SOURCE = "/services/claims"
 
 Reader = Annotated[Principal, require_role("provider", "operator", "reviewer")]
-StatusValue = Literal["received", "processed", "paid", "denied", "info_requested", "voided", "replaced"]
 
 
 def _intake(request: Request) -> Intake:
@@ -86,7 +86,7 @@ async def _find(request: Request, claim_id: str) -> dict | None:
 async def search_claims(
     request: Request,
     principal: Reader,
-    status_: Annotated[StatusValue | None, Query(alias="status")] = None,
+    status_: Annotated[ClaimStatus | None, Query(alias="status")] = None,
     member_id: Annotated[str | None, Query(max_length=32)] = None,
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: Annotated[date | None, Query()] = None,
@@ -97,7 +97,7 @@ async def search_claims(
     if principal.role == "provider":
         query["organization_id"] = principal.organization_id
     if status_:
-        query["status"] = status_
+        query["status"] = status_.value
     if member_id:
         query["member_id"] = member_id
     received: dict = {}

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.identifiers import normalize_member_id
 from infra.http.auth import CurrentPrincipal, Operator, Principal, require_role
 from infra.http.problems import Problem
 from refdata.codes import is_valid_npi
@@ -190,7 +191,7 @@ Checker = Annotated[Principal, require_role("provider", "operator")]
 @router.post("/v1/eligibility/checks", tags=["eligibility"])
 async def check_eligibility(body: CheckIn, request: Request, principal: Checker) -> dict:
     check = CheckRequest(
-        member_id=body.member_id.strip().upper(), date_of_birth=body.date_of_birth,
+        member_id=normalize_member_id(body.member_id), date_of_birth=body.date_of_birth,
         date_of_service=body.date_of_service, procedure_codes=tuple(body.procedure_codes),
         provider_npi=body.provider_npi,
     )

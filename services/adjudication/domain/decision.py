@@ -1,17 +1,15 @@
 """Adjudication's decision on a claim: per-line money and why, plus totals.
 
-Published on adjudication.events; the claims service applies it to the claim.
-Its JSON shape is the claims service's AdjudicationDecision.
+Published on adjudication.events as claim.adjudicated; its shape is the contract's
+AdjudicationDecision, which the claims service reads.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
-
-from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from contracts.adjudicated import AdjudicatedLine, Adjustment, Totals  # noqa: F401 - re-exported
+from contracts.events.adjudication import AdjudicationDecision
 
 # Claim adjustment reason codes (X12 CARC) this service assigns.
 CARC_DEDUCTIBLE = "1"
@@ -32,26 +30,11 @@ def adjudication_id_for(claim_id: str, claim_version: int) -> str:
     return str(uuid.uuid5(_ADJUDICATION_NAMESPACE, f"{claim_id}:{claim_version}"))
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
 class LineDecision(AdjudicatedLine):
     @property
     def denied(self) -> bool:
         return not self.paid_amount and any(adj.carc in DENIAL_CARCS for adj in self.adjustments)
 
 
-class Decision(_Model):
-    adjudication_id: str
-    claim_id: str
-    claim_version: int
-    outcome: Literal["processed", "denied"]
-    """denied when every line pays nothing because of a denial."""
-    adjudicated_at: AwareDatetime
+class Decision(AdjudicationDecision):
     lines: list[LineDecision]
-    totals: Totals
-
-    def to_data(self) -> dict[str, Any]:
-        """The event payload: money as "125.00", instants RFC 3339."""
-        return self.model_dump(mode="json", exclude_none=True)

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any, Callable
 
 from pydantic import BaseModel
 
+from contracts.events.claims import ClaimStatus
 from refdata import codes
 
 from .events import (
@@ -40,16 +40,6 @@ from .events import (
 from .fingerprint import claim_fingerprint
 from contracts.money import to_cents
 from .submission import ClaimSubmission
-
-
-class ClaimStatus(StrEnum):
-    RECEIVED = "received"
-    PROCESSED = "processed"
-    PAID = "paid"
-    DENIED = "denied"
-    INFO_REQUESTED = "info_requested"
-    VOIDED = "voided"
-    REPLACED = "replaced"
 
 
 class ClaimError(Exception):

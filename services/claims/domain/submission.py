@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
+from contracts.events.claims import FrequencyCode
 from contracts.money import PositiveMoney
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -33,9 +34,6 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=10)]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
-
-FrequencyCode = Literal["1", "7", "8"]
-"""1 original, 7 replacement of a prior claim, 8 void of a prior claim."""
 
 
 class _Strict(BaseModel):

@@ -9,7 +9,7 @@ from .coverage import CoverageSegment, coverage_on, nearest_coverage
 from .enrollment import Demographics, change_plan, enroll, reenroll, terminate
 from .errors import DomainError
 from .evaluation import evaluate
-from .events import (
+from contracts.events.membership import (
     EVENT_TYPES,
     CoverageTerminated,
     MemberEnrolled,

@@ -20,30 +20,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, computed_field
 
+from contracts.events.adjudication import AccumulatorUpdate
 from contracts.money import Money, SignedMoney
 from refdata.plans import SortedStrings
 
 ZERO = Decimal("0.00")
-
-
-class AccumulatorUpdate(BaseModel):
-    """The payload expected from adjudication for every accumulator change.
-
-    Amounts are signed deltas as decimal strings ("125.00", "-125.00" for a
-    reversal). adjudication_id identifies one decision and is the idempotency key:
-    a re-adjudication or reversal carries a new adjudication_id. plan_year is the
-    benefit year: the calendar year of the claim's date of service.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    member_id: str
-    plan_id: str
-    plan_year: int
-    deductible_applied: SignedMoney
-    out_of_pocket_applied: SignedMoney
-    claim_id: str
-    adjudication_id: str
 
 
 class Accumulators(BaseModel):

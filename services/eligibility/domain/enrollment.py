@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from refdata.plans import Catalogue, Plan, UnknownPlanError
 
 from .errors import DomainError
-from .events import CoverageTerminated, MemberEnrolled, MemberEvent, MemberReenrolled, PlanChanged
+from contracts.events.membership import CoverageTerminated, MemberEnrolled, MemberEvent, MemberReenrolled, PlanChanged
 from .member import Member
 
 ONE_DAY = timedelta(days=1)

@@ -8,7 +8,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict
 
 from .coverage import CoverageSegment, coverage_on
-from .events import CoverageTerminated, MemberEnrolled, MemberEvent, MemberReenrolled, PlanChanged
+from contracts.events.membership import CoverageTerminated, MemberEnrolled, MemberEvent, MemberReenrolled, PlanChanged
 
 
 class InvalidEventSequence(ValueError):
