@@ -12,11 +12,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from contracts.envelope import CloudEvent
-from infra.consumer import Handler, is_transient
+from infra.consumer import is_transient
 from infra.settings import PlatformSettings
+from infra.subscriptions import Subscriptions
 
 
-async def rebuild(settings: PlatformSettings, topics: list[str], handler: Handler) -> int:
+async def rebuild(settings: PlatformSettings, handler: Subscriptions) -> int:
+    topics = handler.topics
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_auto_commit=False,

@@ -6,7 +6,7 @@ reverse on SIGTERM (uvicorn's lifespan), committing what is durable first.
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -20,6 +20,7 @@ from infra.logging import configure_logging
 from infra.mongo import create_client, ping, service_database
 from infra.relay import OutboxRelay
 from infra.settings import PlatformSettings
+from infra.subscriptions import EventHandler, Subscriptions
 from infra.telemetry import configure_tracing
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,10 @@ class ServiceRuntime:
     def producer_factory(self) -> AIOKafkaProducer:
         return create_producer(self.settings, client_id=self.settings.service_name)
 
-    def consumer(self, group_id: str, topics: list[str], handler) -> ConsumerRunner:
-        runner = ConsumerRunner(self.settings, group_id, topics, handler, self.producer_factory)
+    def consumer(self, group_id: str, handlers: Mapping[str, EventHandler]) -> ConsumerRunner:
+        """A consumer group for these event types; it reads the topics their contracts name."""
+        subscriptions = Subscriptions(handlers)
+        runner = ConsumerRunner(self.settings, group_id, subscriptions.topics, subscriptions, self.producer_factory)
         self.consumers.append(runner)
         return runner
 

@@ -128,3 +128,5 @@ CONTRACTS = (
     EventContract(CLAIM_VOIDED, topics.CLAIMS, ClaimVoided, "A void claim (frequency 8) cancelled this claim."),
     EventContract(CLAIM_REPLACED, topics.CLAIMS, ClaimReplaced, "A replacement claim (frequency 7) superseded this claim."),
 )
+
+EVENT_TYPES = tuple(c.type for c in CONTRACTS)

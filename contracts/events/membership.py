@@ -109,3 +109,5 @@ CONTRACTS = (
     EventContract(CoverageTerminated.type, topics.MEMBERSHIP, CoverageTerminated, "A member's coverage now ends on a date."),
     EventContract(PlanChanged.type, topics.MEMBERSHIP, PlanChanged, "A member moved to another plan from a date."),
 )
+
+MEMBERSHIP_EVENT_TYPES = tuple(c.type for c in CONTRACTS)

@@ -2,10 +2,8 @@
 
 import logging
 
-from aiokafka import ConsumerRecord
-
 from contracts.envelope import CloudEvent
-from contracts.events.adjudication import CLAIM_ADJUDICATED
+from contracts.events.adjudication import CLAIM_ADJUDICATED, AdjudicationDecision
 from infra.consumer import TransientError
 from infra.eventstore import ConcurrencyError
 from services.claims.domain import InvalidTransition
@@ -18,15 +16,16 @@ class DecisionApplier:
     def __init__(self, claims: ClaimRepository) -> None:
         self.claims = claims
 
-    async def handle(self, event: CloudEvent, record: ConsumerRecord | None = None) -> None:
-        if event.type != CLAIM_ADJUDICATED:
-            return
-        claim_id = event.data["claim_id"]
+    def subscriptions(self) -> dict:
+        return {CLAIM_ADJUDICATED: self.on_decision}
+
+    async def on_decision(self, decision: AdjudicationDecision, event: CloudEvent) -> None:
+        claim_id = decision.claim_id
         claim = await self.claims.load(claim_id)
         if claim is None:
             raise TransientError("decision for a claim not stored here (yet)")
         try:
-            events = claim.apply_decision(event.data)
+            events = claim.apply_decision(decision)
         except InvalidTransition:
             # The claim moved on (voided, replaced) before the decision arrived.
             log.warning("decision ignored", extra={"claim_id": claim_id, "status": str(claim.status)})

@@ -2,7 +2,6 @@
 
 from fastapi import FastAPI
 
-from contracts import topics
 from infra.http.app import create_service_app
 from infra.runtime import ServiceRuntime
 from refdata import codes
@@ -33,7 +32,7 @@ def build_app(settings: ClaimsSettings | None = None) -> tuple[FastAPI, ServiceR
         await status.ensure_indexes()
 
     runtime.on_start.append(warm_up)
-    runtime.consumer("claims-members", [topics.MEMBERSHIP], members.handle)
-    runtime.consumer("claims-decisions", [topics.ADJUDICATION], DecisionApplier(repository).handle)
-    runtime.consumer(STATUS_PROJECTION_GROUP, [topics.CLAIMS], status.handle)
+    runtime.consumer("claims-members", members.subscriptions())
+    runtime.consumer("claims-decisions", DecisionApplier(repository).subscriptions())
+    runtime.consumer(STATUS_PROJECTION_GROUP, status.subscriptions())
     return app, runtime

@@ -6,11 +6,11 @@ stream version it reflects, so redelivered or replayed events change nothing.
 
 from datetime import date
 
-from aiokafka import ConsumerRecord
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import CloudEvent
+from contracts.events.membership import MEMBERSHIP_EVENT_TYPES, MemberEvent
 from infra.consumer import TransientError
 from services.claims.domain import CoveragePeriod, MemberFacts
 
@@ -52,9 +52,10 @@ class MemberCopy:
             ),
         )
 
-    async def handle(self, event: CloudEvent, record: ConsumerRecord | None = None) -> None:
-        if not event.type.startswith("member."):
-            return
+    def subscriptions(self) -> dict:
+        return {event_type: self.apply for event_type in MEMBERSHIP_EVENT_TYPES}
+
+    async def apply(self, payload: MemberEvent, event: CloudEvent) -> None:
         member_id = event.data["member_id"]
         version = event.aggregateversion or 0
         doc = await self.docs.find_one({"_id": member_id})

@@ -13,9 +13,9 @@ import asyncio
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from contracts import topics
 from infra.mongo import create_client, service_database
 from infra.projection import rebuild
+from infra.subscriptions import Subscriptions
 from services.claims.settings import ClaimsSettings
 from services.claims.status_projection import READ_MODEL, ClaimStatusProjection
 
@@ -25,7 +25,7 @@ async def rebuild_claim_status(settings: ClaimsSettings, db: AsyncDatabase, coll
     await projection.views.delete_many({})
     await projection.fingerprints.delete_many({})
     await projection.ensure_indexes()
-    return await rebuild(settings, [topics.CLAIMS], projection.handle)
+    return await rebuild(settings, Subscriptions(projection.subscriptions()))
 
 
 async def _main() -> None:

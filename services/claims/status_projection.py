@@ -2,13 +2,14 @@
 
 from typing import Any
 
-from aiokafka import ConsumerRecord
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import CloudEvent
+from contracts.events.claims import EVENT_TYPES as CLAIM_EVENT_TYPES
+from contracts.events.claims import Payload
 from infra.consumer import TransientError
 from services.claims.status_view import project
 
@@ -28,9 +29,10 @@ class ClaimStatusProjection:
         await self.views.create_index([("organization_id", ASCENDING), ("fingerprint", ASCENDING)])
         await self.views.create_index([("member_id", ASCENDING)])
 
-    async def handle(self, event: CloudEvent, record: ConsumerRecord | None = None) -> None:
-        if not event.type.startswith("claim."):
-            return
+    def subscriptions(self) -> dict:
+        return {event_type: self.apply for event_type in CLAIM_EVENT_TYPES}
+
+    async def apply(self, payload: Payload, event: CloudEvent) -> None:
         claim_id = event.subject or event.data["claim_id"]
         current = await self.views.find_one({"_id": claim_id})
         try:

@@ -1,14 +1,12 @@
 """Eligibility's read copy of the accumulators adjudication publishes."""
 
-from aiokafka import ConsumerRecord
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import CloudEvent
+from contracts.events.adjudication import ACCUMULATORS_APPLIED
 from infra.consumer import TransientError
 from services.eligibility.domain import Accumulators, AccumulatorUpdate, apply_accumulator_event
-
-from contracts.events.adjudication import ACCUMULATORS_APPLIED as ACCUMULATOR_EVENT
 
 
 class AccumulatorCopy:
@@ -24,10 +22,10 @@ class AccumulatorCopy:
         doc = await self.docs.find_one({"_id": self._id(member_id, year)})
         return [Accumulators.model_validate(doc)] if doc else []
 
-    async def handle(self, event: CloudEvent, record: ConsumerRecord | None = None) -> None:
-        if event.type != ACCUMULATOR_EVENT:
-            return
-        update = AccumulatorUpdate.model_validate(event.data)
+    def subscriptions(self) -> dict:
+        return {ACCUMULATORS_APPLIED: self.on_applied}
+
+    async def on_applied(self, update: AccumulatorUpdate, event: CloudEvent) -> None:
         key = self._id(update.member_id, update.plan_year)
         # Compare-and-set on the applied-id count: one atomic write per event, and a
         # concurrent writer makes us reload instead of losing its update.

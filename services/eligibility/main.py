@@ -4,7 +4,6 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from contracts import topics
 from infra.http.app import create_service_app
 from infra.runtime import ServiceRuntime
 from refdata.plans import load_catalogue
@@ -31,6 +30,6 @@ def build_app(settings: EligibilitySettings | None = None) -> tuple[FastAPI, Ser
     app.state.network = network
     app.state.checks = checks
     runtime.on_start.append(checks.ensure_indexes)
-    runtime.consumer("eligibility-accumulators", [topics.ADJUDICATION], accumulators.handle)
+    runtime.consumer("eligibility-accumulators", accumulators.subscriptions())
     runtime.background.append(lambda: checks.sweep_forever(settings.sweep_interval_seconds))
     return app, runtime
