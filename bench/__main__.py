@@ -1,4 +1,4 @@
-"""python -m bench [--quick] [--only claims|baselines|eligibility]: numbers and ratios, never assertions."""
+"""python -m bench [--quick] [--only PART]: numbers, ratios and the targets met / not met, never assertions."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import baselines, claims, eligibility, report
+from bench import baselines, claims, claims_flow, eligibility, report, targets
 from bench.context import Context, log
 from bench.profile import FULL, QUICK
 from bench.stackctl import ADMIN_ID, ADMIN_SECRET, RESULTS, BenchStack
@@ -20,7 +20,10 @@ from bench.stats import CpuMeter
 from tests.support.client import Platform
 
 # Baselines first: they need an idle stack, and the claims part leaves a backlog behind.
-PARTS = ("baselines", "claims", "eligibility")
+# Growth last: it fills the stores with 100,000 claims' documents.
+PARTS = ("baselines", "claims", "claims_open", "eligibility", "claims_growth")
+RUNNERS = {"baselines": baselines.run, "claims": claims.run, "claims_open": claims_flow.run_open,
+           "eligibility": eligibility.run, "claims_growth": claims_flow.run_growth}
 
 
 async def _run(stack: BenchStack, profile, parts: list[str], results: dict) -> None:
@@ -31,7 +34,7 @@ async def _run(stack: BenchStack, profile, parts: list[str], results: dict) -> N
             log(f"--- {part}")
             results["meta"].setdefault("settle_before", {})[part] = await ctx.settle(profile.settle_seconds)
             started = time.monotonic()
-            await {"claims": claims.run, "baselines": baselines.run, "eligibility": eligibility.run}[part](ctx)
+            await RUNNERS[part](ctx)
             results["meta"].setdefault("seconds", {})[part] = round(time.monotonic() - started, 1)
     finally:
         await platform.close()
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             status = status or 1
         results["meta"]["total_s"] = round(time.monotonic() - started, 1)
     results["ratios"] = report.compute_ratios(results)
+    results["targets"] = targets.evaluate(results)
     text = report.render(results)  # also adds derived numbers (gateway share) to results
     print(text, flush=True)
     report_path = Path(args.results)

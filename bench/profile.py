@@ -1,4 +1,4 @@
-"""How long each part runs: the full run (~5 min on 2 cores) and the --quick smoke run (~1 min).
+"""How long each part runs: the full run (~8 min on 2 cores) and the --quick smoke run (~2 min).
 
 Every phase is bounded in time as well as in count: on a slow stack the bench reports
 what it got (and what did not finish) instead of running for ever.
@@ -21,6 +21,13 @@ class Profile:
     e2e_claims: int = 500
     e2e_submit_seconds: float = 15.0  # stop submitting after this even if fewer than e2e_claims went in
     e2e_wait: float = 45.0  # after the last submission, wait this long for claim.processed
+    # claims at an offered rate, and the cost per claim as the stores grow
+    claims_open_rate: float = 100.0
+    claims_open_seconds: float = 20.0
+    claims_open_max_in_flight: int = 128
+    growth_rate: float = 40.0
+    growth_seconds: float = 10.0
+    growth_sizes: tuple[int, ...] = (1_000, 100_000)
     # baselines
     kafka_messages: int = 20_000
     kafka_sequential_messages: int = 300
@@ -55,6 +62,11 @@ QUICK = Profile(
     e2e_claims=60,
     e2e_submit_seconds=4.0,
     e2e_wait=6.0,
+    claims_open_rate=50.0,
+    claims_open_seconds=3.0,
+    growth_rate=20.0,
+    growth_seconds=2.0,
+    growth_sizes=(300, 3_000),
     kafka_messages=5_000,
     kafka_sequential_messages=100,
     mongo_seconds=0.8,

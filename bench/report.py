@@ -195,9 +195,45 @@ def render(results: dict) -> str:
                            f"(non-_id filter), {micro['scan_probe_us_per_document_by_id']} us (_id point read)")  # fmt: skip
             for label, plan in (micro.get("scan_probe_explain") or {}).items():
                 out.append(f"  plan {label}: {json.dumps(plan, default=str)[:240]}")
+    out.extend(_claims_flow(results))
+    out.extend(_targets(results))
     if results.get("error"):
         out.append(f"\n!! the run ended early: {results['error']}")
     return "\n".join(out)
+
+
+def _claims_flow(results: dict) -> list[str]:
+    out = []
+    flow = results.get("claims_open")
+    if flow:
+        out.append(f"\n-- Claims at {flow['offered_per_s']:g}/s offered for {flow['window_s']:g}s (open loop), "
+                   "submit -> final status seen on claims.events --")  # fmt: skip
+        submit = flow["submit"]
+        censored = flow.get("submit_to_final_with_censored") or {}
+        out.append(table(
+            ["accepted", "accepted/s", "final", "final/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "not final",
+             "p99 incl. not final", "submit errors", "submit p99 ms", "CPU ms per claim"],
+            [[flow["accepted"], submit["achieved_per_s"], flow["final"], flow["final_per_s"], *_lat(flow["submit_to_final"]),
+              flow["not_final_in_time"], censored.get("p99_ms"), submit["errors"],
+              (submit.get("latency_from_schedule") or {}).get("p99_ms"), _per(flow.get("cpu_ms_per_claim"), 6)]],
+        ))  # fmt: skip
+    growth = results.get("claims_growth")
+    if growth and growth.get("steps"):
+        out.append("\n-- Cost per claim as the stores grow (stores grown by cloning real claims' documents) --")
+        out.append(f"documents per claim: {growth.get('documents_per_claim')}")
+        rows = [[s["claims_stored"], s["seeding_s"], s["final"], s["final_per_s"], *_lat(s["submit_to_final"])[:3],
+                 _per(s.get("cpu_ms_per_claim"), 6)] for s in growth["steps"]]  # fmt: skip
+        out.append(table(["claims stored", "seeding s", "final", "final/s", "p50 ms", "p95 ms", "p99 ms",
+                          "CPU ms per claim"], rows))  # fmt: skip
+    return out
+
+
+def _targets(results: dict) -> list[str]:
+    rows = results.get("targets") or []
+    if not rows:
+        return []
+    return ["\n-- Targets --", table(["target", "goal", "measured", "verdict"],
+                                      [[r["target"], r["goal"], r["measured"], r["verdict"]] for r in rows])]
 
 
 def gateway_share(elig: dict) -> dict:

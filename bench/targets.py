@@ -1,0 +1,51 @@
+"""The performance targets of the platform, each judged met / not met from one run's results.
+
+The numbers are what a run measured on this machine (stack and bench client on the
+same cores); a target that a run did not measure is reported as such, not as met.
+"""
+
+from __future__ import annotations
+
+from bench.claims_flow import total_cpu_ms
+
+FLAT_COST_TOLERANCE = 1.25
+"""CPU per claim with 100x the stored claims may be at most this multiple of the small store's."""
+
+
+def _row(name: str, goal: str, value, met: bool | None) -> dict:
+    return {"target": name, "goal": goal, "measured": value,
+            "verdict": "not measured" if met is None else ("met" if met else "NOT met")}  # fmt: skip
+
+
+def evaluate(results: dict) -> list[dict]:
+    rows = []
+    e2e = ((results.get("claims") or {}).get("end_to_end") or {}).get("processed_per_s")
+    rows.append(_row("claims/s to final status (closed loop, end to end)", ">= 200/s", e2e,
+                     None if e2e is None else e2e >= 200))  # fmt: skip
+
+    flow = results.get("claims_open") or {}
+    censored = (flow.get("submit_to_final_with_censored") or {}).get("p99_ms")
+    offered = flow.get("offered_per_s")
+    rows.append(_row(f"submit -> final p99 at {offered or 100:g} claims/s offered (open loop; unfinished count as waited)",
+                     "<= 1000 ms at 100/s", censored,
+                     None if censored is None else (censored <= 1000 and (offered or 0) >= 100)))  # fmt: skip
+
+    open_gateway = next((r for r in (results.get("eligibility") or {}).get("runs", [])
+                         if r.get("mode") == "open" and r.get("target") == "gateway"), None)  # fmt: skip
+    p99 = ((open_gateway or {}).get("latency_from_schedule") or {}).get("p99_ms")
+    rate = (open_gateway or {}).get("target_per_s")
+    not_answered = ((open_gateway or {}).get("not_sent") or 0) + ((open_gateway or {}).get("unfinished") or 0)
+    rows.append(_row(f"eligibility p99 at {rate or 300:g} checks/s offered, through the gateway (open loop)",
+                     "<= 25 ms at 300/s, all answered", p99,
+                     None if p99 is None else (p99 <= 25 and (rate or 0) >= 300 and not not_answered)))  # fmt: skip
+
+    steps = (results.get("claims_growth") or {}).get("steps") or []
+    if len(steps) >= 2:
+        small, large = steps[0], steps[-1]
+        a, b = total_cpu_ms(small), total_cpu_ms(large)
+        value = f"{a} -> {b} ms ({small['claims_stored']:,} -> {large['claims_stored']:,} stored)"
+        met = None if not a or not b else b <= a * FLAT_COST_TOLERANCE
+        rows.append(_row("CPU ms per claim, all stack processes, as stored claims grow", f"flat (<= x{FLAT_COST_TOLERANCE})", value, met))
+    else:
+        rows.append(_row("CPU ms per claim, all stack processes, as stored claims grow", f"flat (<= x{FLAT_COST_TOLERANCE})", None, None))
+    return rows
