@@ -26,7 +26,7 @@ from bench.context import Context, log
 from bench.lag import consumer_lag
 from bench.load import open_loop
 from bench.stackctl import DATABASE_PREFIX
-from bench.stats import CpuMeter, Latencies
+from bench.stats import CpuMeter, Latencies, per_unit, scrape_mongodb_commands
 from infra.mongo import create_client
 from infra.settings import PlatformSettings
 
@@ -52,6 +52,8 @@ async def _offered(ctx: Context, org, members, watcher: ClaimWatcher, rate: floa
                 phase.append(claim_id)
             return response.status_code
 
+        service_urls = {name: ctx.stack.service_url(name) for name in ("identity", "eligibility", "claims", "adjudication")}
+        commands_before = await scrape_mongodb_commands(client, service_urls)
         before = ctx.cpu.snapshot()
         started = time.perf_counter()
         result = await open_loop(submit, rate, seconds, max_in_flight=ctx.profile.claims_open_max_in_flight,
@@ -59,6 +61,7 @@ async def _offered(ctx: Context, org, members, watcher: ClaimWatcher, rate: floa
         missing = await watcher.wait_for(list(phase), wait)
         cpu = CpuMeter.delta(before, ctx.cpu.snapshot())
         waited_until = time.perf_counter()
+        commands = per_unit(commands_before, await scrape_mongodb_commands(client, service_urls), len(phase))
     finally:
         await client.aclose()
     latency, censored = Latencies(), Latencies()
@@ -85,6 +88,8 @@ async def _offered(ctx: Context, org, members, watcher: ClaimWatcher, rate: floa
         "cpu": cpu,
         "cpu_ms_per_claim": {name: round(secs / len(done) * 1000, 2) for name, secs in cpu["cpu_s"].items()
                              if secs and done},  # fmt: skip
+        "mongodb_commands_per_claim": commands,
+        "mongodb_commands_per_claim_total": round(sum(commands.values()), 1),
         "consumer_group_lag_after": await consumer_lag(ctx.stack.bootstrap),
     }
 

@@ -217,14 +217,18 @@ def _claims_flow(results: dict) -> list[str]:
               flow["not_final_in_time"], censored.get("p99_ms"), submit["errors"],
               (submit.get("latency_from_schedule") or {}).get("p99_ms"), _per(flow.get("cpu_ms_per_claim"), 6)]],
         ))  # fmt: skip
+        commands = flow.get("mongodb_commands_per_claim") or {}
+        if commands:
+            out.append(f"MongoDB commands per accepted claim: {flow.get('mongodb_commands_per_claim_total')} in all; "
+                       + ", ".join(f"{k} {v}" for k, v in list(commands.items())[:14]))  # fmt: skip
     growth = results.get("claims_growth")
     if growth and growth.get("steps"):
         out.append("\n-- Cost per claim as the stores grow (stores grown by cloning real claims' documents) --")
         out.append(f"documents per claim: {growth.get('documents_per_claim')}")
         rows = [[s["claims_stored"], s["seeding_s"], s["final"], s["final_per_s"], *_lat(s["submit_to_final"])[:3],
-                 _per(s.get("cpu_ms_per_claim"), 6)] for s in growth["steps"]]  # fmt: skip
+                 s.get("mongodb_commands_per_claim_total"), _per(s.get("cpu_ms_per_claim"), 6)] for s in growth["steps"]]  # fmt: skip
         out.append(table(["claims stored", "seeding s", "final", "final/s", "p50 ms", "p95 ms", "p99 ms",
-                          "CPU ms per claim"], rows))  # fmt: skip
+                          "MongoDB commands per claim", "CPU ms per claim"], rows))  # fmt: skip
     return out
 
 

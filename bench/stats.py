@@ -187,3 +187,30 @@ def histogram_delta(before: dict | None, after: dict | None) -> dict:
         "p95_ms~": percentile(95),
         "p99_ms~": percentile(99),
     }
+
+
+async def scrape_mongodb_commands(client: httpx.AsyncClient, urls: dict[str, str]) -> dict[str, float]:
+    """{"<service> <command> <collection>": count} summed over the services' /metrics."""
+    out: dict[str, float] = {}
+    for service, url in urls.items():
+        try:
+            response = await client.get(f"{url.rstrip('/')}/metrics", timeout=5.0)
+            response.raise_for_status()
+        except httpx.HTTPError:
+            continue
+        for family in text_string_to_metric_families(response.text):
+            if family.name != "mongodb_commands":
+                continue
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    labels = sample.labels
+                    out[f"{service} {labels['command']} {labels['collection']}"] = sample.value
+    return out
+
+
+def per_unit(before: dict[str, float], after: dict[str, float], units: int) -> dict[str, float]:
+    """What was added between two counter scrapes, per unit of work, largest first."""
+    if not units:
+        return {}
+    added = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    return {k: round(v / units, 2) for k, v in sorted(added.items(), key=lambda kv: -kv[1]) if v > 0}

@@ -18,3 +18,8 @@ EVENTS_CONSUMED = Counter(
     "consumer_events_total", "Events handled by consumers", ["service", "group", "topic", "outcome"]
 )
 DEAD_LETTERS = Counter("consumer_dead_letters_total", "Events parked on a dead-letter topic", ["service", "group", "topic"])
+MONGODB_COMMANDS = Counter(
+    "mongodb_commands_total",
+    "Commands sent to MongoDB (FerretDB v1 charges ~0.6 ms of CPU for each: round trips are the budget)",
+    ["service", "command", "collection"],
+)
