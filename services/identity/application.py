@@ -164,10 +164,10 @@ class Identity:
 
     async def _claims_for(self, client_id: str, client_secret: str) -> dict | None:
         if client_id == self.settings.platform_admin_client_id:
-            return {"role": "operator"} if await self._verify(client_secret, self._admin_hash) else None
+            return {"role": "operator"} if await self._verify(client_id, client_secret, self._admin_hash) else None
         client = await self.clients.find_one({"_id": client_id})
         encoded = client["secret_hash"] if client is not None else self._unknown_client_hash
-        if not await self._verify(client_secret, encoded) or client is None:
+        if not await self._verify(client_id, client_secret, encoded) or client is None:
             return None
         claims: dict = {"role": client["role"]}
         if client.get("organization_id"):
@@ -177,9 +177,9 @@ class Identity:
             claims.update({"org": org["_id"], "npis": org["npis"], "tin": org["tin"]})
         return claims
 
-    async def _verify(self, secret: str, encoded: str) -> bool:
+    async def _verify(self, client_id: str, secret: str, encoded: str) -> bool:
         try:
-            return await self.hashing.verify(secret, encoded)
+            return await self.hashing.verify(secret, encoded, key=client_id)
         except HashingBusy as exc:
             TOKEN_REQUESTS_REFUSED.labels("hashing_busy").inc()
             raise _busy() from exc

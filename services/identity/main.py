@@ -18,7 +18,9 @@ def build_app(settings: IdentitySettings | None = None) -> tuple[FastAPI, Servic
     admin_secret = settings.admin_client_secret()
     runtime = ServiceRuntime(settings)
     app = create_service_app(runtime, "Identity", [api.router])
-    hashing = HashingPool(settings.secret_hashing_workers, settings.secret_hashing_max_pending)
+    hashing = HashingPool(
+        settings.secret_hashing_workers, settings.secret_hashing_max_pending, settings.secret_hashing_per_client
+    )
 
     async def wire() -> None:
         key = await load_or_create(runtime.db)

@@ -30,9 +30,11 @@ class IdentitySettings(PlatformSettings):
     token_address_failures_burst: int = 20
     token_address_failures_per_minute: float = 30
 
-    # Threads that run scrypt, and how many hashes may wait for one before 503.
+    # Threads that run scrypt, how many hashes may wait for one before 503, and how
+    # many of one client id's token requests may be in the pool at once.
     secret_hashing_workers: int = 2
     secret_hashing_max_pending: int = 64
+    secret_hashing_per_client: int = 1
 
     def admin_client_secret(self) -> str:
         configured = self.platform_admin_client_secret.get_secret_value() if self.platform_admin_client_secret else ""
