@@ -1,5 +1,7 @@
 """Settings every process shares; each service extends them with its own."""
 
+from typing import Literal
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -7,6 +9,9 @@ class PlatformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
     service_name: str = "platform"
+    # local: `make run`, tests (documented defaults allowed). production: deploy/k8s sets
+    # it; processes refuse to start on settings that are only safe locally.
+    platform_env: Literal["local", "production"] = "local"
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -6,7 +6,10 @@ never from the request body.
 """
 
 import asyncio
+import logging
+import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -15,6 +18,8 @@ import jwt
 from fastapi import Depends, Request
 
 from infra.http.problems import Problem
+
+log = logging.getLogger(__name__)
 
 Role = Literal["operator", "reviewer", "provider"]
 
@@ -38,32 +43,89 @@ class Principal:
         )
 
 
-class JwksKeys:
-    """Caches the issuer's keys; refetches at most every few seconds on an unknown kid."""
+class KeysUnavailable(Exception):
+    """The issuer's keys cannot be had right now (key source unreachable, failing or too slow)."""
 
-    def __init__(self, url: str, min_refresh_seconds: float = 5.0) -> None:
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("signing keys unavailable")
+        self.retry_after = retry_after
+
+
+JwksFetch = Callable[[], Awaitable[dict]]
+
+
+class JwksKeys:
+    """The issuer's keys, fetched by one request at a time and shared by all (single flight).
+
+    A request whose kid is not cached waits for the fetch in flight, or starts it; a
+    fetch ends within `fetch_timeout_seconds`. An unknown kid answers None ("not signed
+    by a known key") only when a fetch succeeded within the last `min_refresh_seconds`,
+    so a flood of made-up kids costs the issuer at most one fetch per that interval.
+    When the keys cannot be fetched, KeysUnavailable (503): a valid token must not be
+    called invalid only because its issuer was out of reach for a moment.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        min_refresh_seconds: float = 5.0,
+        *,
+        fetch_timeout_seconds: float = 3.0,
+        retry_after_failure_seconds: float = 1.0,
+        fetch: JwksFetch | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.url = url
         self.min_refresh = min_refresh_seconds
+        self.fetch_timeout = fetch_timeout_seconds
+        self.failure_backoff = retry_after_failure_seconds
+        self._fetch_document = fetch or self._http_get
+        self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at = 0.0
-        self._lock = asyncio.Lock()
+        self._last_fetch: tuple[float, bool] | None = None  # (when it ended, whether it succeeded)
+        self._inflight: asyncio.Task[bool] | None = None
 
     async def key(self, kid: str) -> jwt.PyJWK | None:
-        if kid not in self._keys and time.monotonic() - self._fetched_at > self.min_refresh:
-            async with self._lock:
-                if kid not in self._keys:
-                    await self._fetch()
+        found = self._keys.get(kid)
+        if found is not None:
+            return found
+        if self._inflight is None:
+            if self._last_fetch is not None:
+                ended, succeeded = self._last_fetch
+                age = self._clock() - ended
+                if succeeded and age < self.min_refresh:
+                    return None  # the keys are fresh and this kid is not among them
+                if not succeeded and age < self.failure_backoff:
+                    raise KeysUnavailable(self.failure_backoff - age)
+            self._inflight = asyncio.create_task(self._refresh())
+        # Shielded: a caller that gives up (its client went away) must not cancel the
+        # fetch that the other callers are waiting for.
+        if not await asyncio.shield(self._inflight):
+            raise KeysUnavailable(self.failure_backoff)
         return self._keys.get(kid)
 
-    async def _fetch(self) -> None:
-        self._fetched_at = time.monotonic()
+    async def _refresh(self) -> bool:
         try:
-            async with httpx.AsyncClient(timeout=3.0) as client:
-                response = await client.get(self.url)
-                response.raise_for_status()
-            self._keys = {k.key_id: k for k in jwt.PyJWKSet.from_dict(response.json()).keys if k.key_id}
-        except (httpx.HTTPError, jwt.PyJWKSetError, ValueError):
-            pass  # keep the old keys; the caller answers 401 for an unknown key
+            async with asyncio.timeout(self.fetch_timeout):
+                document = await self._fetch_document()
+            listed = document.get("keys")
+            # An empty set is an answer (no key is valid); PyJWKSet refuses to hold one.
+            keys = {} if listed == [] else {k.key_id: k for k in jwt.PyJWKSet.from_dict(document).keys if k.key_id}
+        except Exception as exc:  # noqa: BLE001 - whatever the reason, the keys could not be had
+            log.warning("JWKS fetch failed", extra={"url": self.url, "error_type": type(exc).__name__})
+            succeeded = False
+        else:
+            self._keys = keys  # on failure the old keys stay: they still verify what they signed
+            succeeded = True
+        self._last_fetch = (self._clock(), succeeded)
+        self._inflight = None
+        return succeeded
+
+    async def _http_get(self) -> dict:
+        async with httpx.AsyncClient(timeout=self.fetch_timeout) as client:
+            response = await client.get(self.url)
+            response.raise_for_status()
+            return response.json()
 
 
 class TokenVerifier:
@@ -92,8 +154,13 @@ class TokenVerifier:
 
     async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
-            header = jwt.get_unverified_header(token)
-            key = await self.keys.key(header.get("kid", ""))
+            kid = jwt.get_unverified_header(token).get("kid")
+            if not isinstance(kid, str) or not kid:
+                raise _unauthorized("The token names no signing key.")
+            try:
+                key = await self.keys.key(kid)
+            except KeysUnavailable as exc:
+                raise _keys_unavailable(exc.retry_after) from exc
             if key is None:
                 raise _unauthorized("The token was not signed by a known key.")
             claims = jwt.decode(
@@ -112,6 +179,13 @@ class TokenVerifier:
             npis=tuple(claims.get("npis", ())), tin=claims.get("tin"),
         )
         return principal, float(claims["exp"])
+
+
+def _keys_unavailable(retry_after: float) -> Problem:
+    return Problem(
+        503, "The keys to verify tokens cannot be fetched from their issuer right now; retry shortly.",
+        code="signing_keys_unavailable", headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
+    )
 
 
 def _unauthorized(detail: str) -> Problem:

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Header, Request, Response, status
 
 from infra.http.auth import Operator
-from infra.http.problems import Problem
+from infra.http.problems import PROBLEM_JSON, Problem
 from services.identity.application import Identity
 from services.identity.models import ClientIn, ClientOut, ProviderOrganizationIn, ProviderOrganizationOut, TokenOut
 
@@ -16,7 +16,14 @@ def _identity(request: Request) -> Identity:
     return request.app.state.identity
 
 
-@router.post("/oauth/token", response_model=TokenOut, tags=["identity"])
+@router.post(
+    "/oauth/token", response_model=TokenOut, tags=["identity"],
+    responses={
+        429: {"description": "Too many token requests for this client id or from this address; see Retry-After",
+              "content": {PROBLEM_JSON: {}}},
+        503: {"description": "Too busy verifying secrets; see Retry-After", "content": {PROBLEM_JSON: {}}},
+    },
+)
 async def token(
     request: Request,
     grant_type: Annotated[str, Form()],
@@ -25,7 +32,10 @@ async def token(
 ) -> TokenOut:
     if grant_type != "client_credentials":
         raise Problem(400, "Only grant_type=client_credentials is supported.", code="unsupported_grant_type")
-    access_token, ttl = await _identity(request).issue_token(client_id, client_secret)
+    # The caller's address as uvicorn resolved it: X-Forwarded-For is honoured only from
+    # the proxies in FORWARDED_ALLOW_IPS (the local gateway; the ingress in deploy/k8s).
+    address = request.client.host if request.client else "unknown"
+    access_token, ttl = await _identity(request).issue_token(client_id, client_secret, address)
     return TokenOut(access_token=access_token, expires_in=ttl)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
+from prometheus_client import Counter
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -14,10 +15,17 @@ from contracts import topics
 from contracts.envelope import new_event
 from infra.eventstore import ConcurrencyError, EventStore
 from infra.http.problems import Problem
+from services.identity.hashing_pool import HashingBusy, HashingPool
 from services.identity.models import ClientIn, ProviderOrganizationIn
-from services.identity.secrets_hashing import hash_secret, new_secret, verify_secret
+from services.identity.secrets_hashing import hash_secret, new_secret
 from services.identity.settings import IdentitySettings
 from services.identity.signing_keys import SigningKey
+from services.identity.token_rate_limits import Rate, RateLimited, TokenRequestLimiter
+
+TOKEN_REQUESTS_REFUSED = Counter(
+    "identity_token_requests_refused_total", "Token requests refused before any secret was checked",
+    ["reason"],  # client | address | hashing_busy: never the client id or the address
+)
 
 _NAMESPACE = uuid.UUID("6f1d3d1e-8a55-4a0e-9a7e-5f7c1f0b9c21")
 SOURCE = "/services/identity"
@@ -39,14 +47,34 @@ class Registered:
     replayed: bool
 
 
+def token_request_limiter(settings: IdentitySettings) -> TokenRequestLimiter:
+    s = settings
+    return TokenRequestLimiter(
+        client_attempts=Rate(s.token_client_attempts_burst, s.token_client_attempts_per_minute),
+        client_failures=Rate(s.token_client_failures_burst, s.token_client_failures_per_minute),
+        address_attempts=Rate(s.token_address_attempts_burst, s.token_address_attempts_per_minute),
+        address_failures=Rate(s.token_address_failures_burst, s.token_address_failures_per_minute),
+    )
+
+
 class Identity:
-    def __init__(self, db: AsyncDatabase, store: EventStore, settings: IdentitySettings, key: SigningKey) -> None:
+    def __init__(
+        self, db: AsyncDatabase, store: EventStore, settings: IdentitySettings, key: SigningKey,
+        admin_secret: str, hashing: HashingPool,
+    ) -> None:
         self.orgs = db["organizations"]
         self.clients = db["clients"]
         self.store = store
         self.settings = settings
         self.key = key
-        self._admin_hash = hash_secret(settings.platform_admin_client_secret)
+        self.hashing = hashing
+        self.limiter = token_request_limiter(settings)
+        # Once, at startup (before the first request), so not worth the pool.
+        self._admin_hash = hash_secret(admin_secret)
+        # Unknown client ids are checked against this, with the same scrypt parameters as
+        # real secrets: they take as long to refuse as a wrong secret of a real client,
+        # so the answer's timing does not tell which client ids exist.
+        self._unknown_client_hash = hash_secret(new_secret())
 
     async def ensure_indexes(self) -> None:
         await self.orgs.create_index("tin")
@@ -71,7 +99,7 @@ class Identity:
         # Client first: an organisation document always has a usable client behind it.
         await self.clients.insert_one(
             {"_id": client_id, "role": "provider", "organization_id": org_id, "name": body.name,
-             "secret_hash": hash_secret(secret), "created_at": now}
+             "secret_hash": await self._hash(secret), "created_at": now}
         )
         try:
             await self.orgs.insert_one(org)
@@ -107,16 +135,23 @@ class Identity:
             return self._replay(existing, print_)
         secret = new_secret()
         doc = {"_id": client_id, "role": body.role, "name": body.name, "organization_id": None,
-               "secret_hash": hash_secret(secret), "fingerprint": print_, "created_at": datetime.now(UTC)}
+               "secret_hash": await self._hash(secret), "fingerprint": print_, "created_at": datetime.now(UTC)}
         try:
             await self.clients.insert_one(doc)
         except DuplicateKeyError:
             return self._replay(await self.clients.find_one({"_id": client_id}), print_)
         return Registered(doc, secret, False)
 
-    async def issue_token(self, client_id: str, client_secret: str) -> tuple[str, int]:
+    async def issue_token(self, client_id: str, client_secret: str, address: str) -> tuple[str, int]:
+        try:
+            self.limiter.admit(client_id, address)
+        except RateLimited as exc:
+            TOKEN_REQUESTS_REFUSED.labels(exc.limit).inc()
+            raise Problem(429, f"Too many token requests; retry in {exc.retry_after_seconds} s.", code="rate_limited",
+                          headers={"Retry-After": str(exc.retry_after_seconds)}) from exc
         claims = await self._claims_for(client_id, client_secret)
         if claims is None:
+            self.limiter.failed(client_id, address)
             raise Problem(401, "Unknown client or wrong secret.", code="invalid_client",
                           headers={"WWW-Authenticate": 'Basic realm="provider-platform"'})
         now = int(time.time())
@@ -129,9 +164,10 @@ class Identity:
 
     async def _claims_for(self, client_id: str, client_secret: str) -> dict | None:
         if client_id == self.settings.platform_admin_client_id:
-            return {"role": "operator"} if verify_secret(client_secret, self._admin_hash) else None
+            return {"role": "operator"} if await self._verify(client_id, client_secret, self._admin_hash) else None
         client = await self.clients.find_one({"_id": client_id})
-        if client is None or not verify_secret(client_secret, client["secret_hash"]):
+        encoded = client["secret_hash"] if client is not None else self._unknown_client_hash
+        if not await self._verify(client_id, client_secret, encoded) or client is None:
             return None
         claims: dict = {"role": client["role"]}
         if client.get("organization_id"):
@@ -141,5 +177,22 @@ class Identity:
             claims.update({"org": org["_id"], "npis": org["npis"], "tin": org["tin"]})
         return claims
 
+    async def _verify(self, client_id: str, secret: str, encoded: str) -> bool:
+        try:
+            return await self.hashing.verify(secret, encoded, key=client_id)
+        except HashingBusy as exc:
+            TOKEN_REQUESTS_REFUSED.labels("hashing_busy").inc()
+            raise _busy() from exc
+
+    async def _hash(self, secret: str) -> str:
+        try:
+            return await self.hashing.hash(secret)
+        except HashingBusy as exc:
+            raise _busy() from exc
+
     async def get_organization(self, org_id: str) -> dict | None:
         return await self.orgs.find_one({"_id": org_id})
+
+
+def _busy() -> Problem:
+    return Problem(503, "Identity is busy verifying secrets; retry shortly.", code="busy", headers={"Retry-After": "1"})
