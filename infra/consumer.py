@@ -22,6 +22,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 from contracts.envelope import CloudEvent
 from contracts.topics import dead_letter_topic
 from infra.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from infra.publishing import dead_letter_headers, describe_error  # noqa: F401 - describe_error re-exported
 from infra.settings import PlatformSettings
 from infra.telemetry import carrier_from_kafka_headers, context_from_carrier, tracer
 
@@ -168,14 +169,8 @@ class ConsumerRunner:
 
     async def _dead_letter(self, record: ConsumerRecord, exc: BaseException) -> None:
         topic = dead_letter_topic(record.topic)
-        headers = list(record.headers or ()) + [
-            ("dlq.error_type", type(exc).__name__.encode()),
-            ("dlq.error", describe_error(exc).encode()),
-            ("dlq.source_topic", record.topic.encode()),
-            ("dlq.source_partition", str(record.partition).encode()),
-            ("dlq.source_offset", str(record.offset).encode()),
-            ("dlq.consumer_group", self.group_id.encode()),
-        ]
+        headers = dead_letter_headers(record.headers, exc, topic=record.topic, partition=record.partition,
+                                      offset=record.offset, group=self.group_id)
         await self._dlq_producer.send_and_wait(topic, record.value, key=record.key, headers=headers)
         DEAD_LETTERS.labels(self.settings.service_name, self.group_id, record.topic).inc()
         EVENTS_CONSUMED.labels(self.settings.service_name, self.group_id, record.topic, "dead_lettered").inc()
@@ -185,11 +180,3 @@ class ConsumerRunner:
                    "offset": record.offset, "error_type": type(exc).__name__},
         )
 
-
-def describe_error(exc: BaseException) -> str:
-    """The dead-letter header text for an error: what failed, never the offending values (PHI)."""
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors())[:1000]
-    if isinstance(exc, orjson.JSONDecodeError):
-        return "body is not valid JSON"
-    return f"{type(exc).__name__}: {str(exc)[:500]}"

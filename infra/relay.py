@@ -11,14 +11,12 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from opentelemetry.trace import SpanKind
 from pymongo.errors import PyMongoError
 
 from infra.eventstore import EventStore
-from infra.kafka import encode_event, event_headers
 from infra.lease import Lease
 from infra.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
-from infra.telemetry import context_from_carrier, current_trace_carrier, kafka_headers, tracer
+from infra.publishing import event_record, publishing_span
 
 log = logging.getLogger(__name__)
 
@@ -152,13 +150,9 @@ class OutboxRelay:
         futures = []
         for intent in intents:
             event = intent["event"]
-            with tracer(__name__).start_as_current_span(
-                f"publish {event['type']}", context=context_from_carrier(intent.get("trace") or {}),
-                kind=SpanKind.PRODUCER, record_exception=False,
-            ):
-                headers = kafka_headers(current_trace_carrier()) + event_headers(event)
-                key = (event.get("partitionkey") or event.get("subject") or intent["_id"]).encode()
-                futures.append(await producer.send(intent["topic"], encode_event(event), key=key, headers=headers))
+            with publishing_span(event["type"], intent.get("trace") or {}) as carrier:
+                record = event_record(event, carrier, fallback_key=str(intent["_id"]))
+                futures.append(await producer.send(intent["topic"], record.value, key=record.key, headers=record.headers))
         await asyncio.gather(*futures)
 
 

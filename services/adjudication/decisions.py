@@ -1,8 +1,8 @@
 """Adjudication's record of its decisions: one document per (claim, version).
 
 A redelivered or replayed claim.received finds its decision here and republishes
-exactly the same one (same id, same amounts), even if the fee schedule changed in
-between: money decided once stays decided.
+exactly the same one (same id, same amounts), even if the fee schedule or the
+member's coverage changed in between: money decided once stays decided.
 """
 
 from datetime import UTC, datetime
@@ -10,23 +10,28 @@ from datetime import UTC, datetime
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from contracts.events.claims import ClaimReceived
 from services.adjudication.domain.decision import Decision, adjudication_id_for
 from services.adjudication.domain.fee_schedule import FeeSchedule
 from services.adjudication.domain.pricing import price_claim
+from services.adjudication.members import MemberCoverageCopy
 
 
 class DecisionBook:
-    def __init__(self, db: AsyncDatabase, fee_schedule: FeeSchedule) -> None:
+    def __init__(self, db: AsyncDatabase, fee_schedule: FeeSchedule, members: MemberCoverageCopy) -> None:
         self.decisions = db["decisions"]
         self.fee_schedule = fee_schedule
+        self.members = members
 
-    async def decide(self, claim_received: dict, claim_version: int) -> Decision:
-        adjudication_id = adjudication_id_for(claim_received["claim_id"], claim_version)
+    async def decide(self, claim: ClaimReceived, claim_version: int) -> Decision:
+        adjudication_id = adjudication_id_for(claim.claim_id, claim_version)
         stored = await self.decisions.find_one({"_id": adjudication_id})
         if stored is not None:
             return Decision.model_validate(stored["decision"])
+        member = await self.members.find_allowing_for_lag(claim.member_id)
         decision = price_claim(
-            claim_received, self.fee_schedule, adjudicated_at=datetime.now(UTC), claim_version=claim_version
+            claim.to_data(), self.fee_schedule, member=member,
+            adjudicated_at=datetime.now(UTC), claim_version=claim_version,
         )
         try:
             await self.decisions.insert_one(

@@ -5,3 +5,7 @@ class AdjudicationSettings(PlatformSettings):
     service_name: str = "adjudication"
     port: int = 8104
     faust_datadir: str = "/tmp/provider-platform-adjudication"
+    # How long a claim for a member unknown to the coverage copy waits for the copy
+    # to catch up (an enrollment seconds old) before its lines are denied CO-31.
+    # It holds up that claim's partition, so it is short; known members never wait.
+    member_copy_lag_allowance_seconds: float = 3.0

@@ -1,12 +1,21 @@
 """The adjudication worker: a faust-streaming app over claims.events.
 
-For each claim.received it decides (prices) once, records the decision, and
-publishes claim.adjudicated on adjudication.events keyed by member id. Offsets move
-only after the decision is recorded and the broker acknowledged the publication;
-a poison event is parked on claims.events.dlq and the stream goes on.
+For each claim.received it decides once (coverage from its own member copy, then
+pricing), records the decision, and publishes claim.adjudicated on
+adjudication.events keyed by member id. Offsets move only after the decision is
+recorded and the broker acknowledged the publication; a poison event is parked on
+claims.events.dlq and the stream goes on.
+
+Records are built by infra/publishing, like every other publisher's: the same
+envelope, ce_type / ce_id / traceparent headers and dead-letter description.
+
+Logging stays the platform's JSON allow-list format: the worker is started with
+mode's logging override off (serve()), so faust never replaces the root handlers
+with its own (plain text that prints exception messages) nor redirects stdout.
 """
 
 import logging
+from collections.abc import Iterable, Mapping
 
 import faust
 import orjson
@@ -17,27 +26,38 @@ from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
 from contracts import topics
 from contracts.envelope import CloudEvent, new_event
 from contracts.events.adjudication import CLAIM_ADJUDICATED
-from infra.consumer import describe_error, is_transient
+from contracts.events.claims import CLAIM_RECEIVED, ClaimReceived
+from contracts.identifiers import normalize_member_id
+from infra.consumer import is_transient
+from infra.metrics import DEAD_LETTERS
+from infra.publishing import dead_letter_headers, event_record, publishing_span
 from infra.runtime import ServiceRuntime
-from infra.telemetry import context_from_carrier, current_trace_carrier, tracer
+from infra.telemetry import carrier_from_kafka_headers, context_from_carrier, tracer
 from services.adjudication.decisions import DecisionBook
 from services.adjudication.domain.fee_schedule import load_fee_schedule
+from services.adjudication.members import MEMBERS_GROUP, MemberCoverageCopy
 from services.adjudication.settings import AdjudicationSettings
-from contracts.events.claims import CLAIM_RECEIVED
 
 log = logging.getLogger(__name__)
 SOURCE = "/services/adjudication"
+GROUP = "adjudication"
 
 
 def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
     return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
 
+def _header_pairs(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None) -> list[tuple[str, bytes]]:
+    if headers is None:
+        return []
+    return list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+
+
 def build_worker(settings: AdjudicationSettings | None = None) -> tuple[faust.App, ServiceRuntime]:
     settings = settings or AdjudicationSettings()
     runtime = ServiceRuntime(settings, with_event_store=False)
     app = faust.App(
-        "adjudication",
+        GROUP,
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
         store="memory://",
         datadir=settings.faust_datadir,
@@ -53,53 +73,59 @@ def build_worker(settings: AdjudicationSettings | None = None) -> tuple[faust.Ap
         broker_commit_interval=0.5,
         topic_allow_declare=True,
         logging_config=None,
+        worker_redirect_stdouts=False,
     )
-    book = DecisionBook(runtime.db, load_fee_schedule())
+    members = MemberCoverageCopy(runtime.db, lag_allowance_seconds=settings.member_copy_lag_allowance_seconds)
+    runtime.consumer(MEMBERS_GROUP, members.subscriptions())
+    book = DecisionBook(runtime.db, load_fee_schedule(), members)
     claims_topic = _raw_topic(app, topics.CLAIMS)
     decisions_topic = _raw_topic(app, topics.ADJUDICATION)
     dead_letters = _raw_topic(app, topics.dead_letter_topic(topics.CLAIMS))
 
-    async def adjudicate(event: CloudEvent, headers: dict) -> None:
-        if event.type != CLAIM_RECEIVED or event.data.get("frequency_code") == "8":
+    async def adjudicate(event: CloudEvent, claim: ClaimReceived) -> None:
+        if claim.frequency_code == "8":
             return  # voids cancel a claim; there is nothing to price
-        decision = await book.decide(event.data, event.aggregateversion or 1)
+        decision = await book.decide(claim, event.aggregateversion or 1)
         outgoing = new_event(
             source=SOURCE, type=CLAIM_ADJUDICATED, subject=decision.claim_id, id=decision.adjudication_id,
             data=decision.to_data(), organizationid=event.organizationid,
-            partitionkey=event.partitionkey or event.data.get("member_id"),
+            partitionkey=event.partitionkey or normalize_member_id(claim.member_id),
             correlationid=event.correlationid or decision.claim_id, causationid=event.id,
         )
-        trace_headers = [(k, v.encode()) for k, v in current_trace_carrier().items()]
-        delivery = await decisions_topic.send(
-            key=(outgoing.partitionkey or decision.claim_id).encode(),
-            value=orjson.dumps(outgoing.to_json_dict()),
-            headers=trace_headers + [("ce_type", CLAIM_ADJUDICATED.encode()), ("ce_id", outgoing.id.encode())],
-        )
+        with publishing_span(CLAIM_ADJUDICATED) as carrier:
+            record = event_record(outgoing, carrier)
+            delivery = await decisions_topic.send(key=record.key, value=record.value, headers=record.headers)
         await delivery  # acknowledged by the broker before the offset may move
 
-    async def park(value: bytes, key: bytes | None, headers: dict, exc: BaseException) -> None:
+    async def park(record: faust.EventT, exc: BaseException) -> None:
+        message = record.message
         delivery = await dead_letters.send(
-            key=key, value=value,
-            headers=list(headers.items()) + [
-                ("dlq.error_type", type(exc).__name__.encode()), ("dlq.error", describe_error(exc).encode()),
-                ("dlq.source_topic", topics.CLAIMS.encode()), ("dlq.consumer_group", b"adjudication"),
-            ],
+            key=record.key, value=record.value,
+            headers=dead_letter_headers(_header_pairs(record.headers), exc, topic=message.topic,
+                                        partition=message.partition, offset=message.offset, group=GROUP),
         )
         await delivery
-        log.error("event dead-lettered", extra={"topic": topics.CLAIMS, "error_type": type(exc).__name__})
+        DEAD_LETTERS.labels(settings.service_name, GROUP, message.topic).inc()
+        log.error("event dead-lettered", exc_info=exc,
+                  extra={"group": GROUP, "topic": message.topic, "partition": message.partition,
+                         "offset": message.offset, "error_type": type(exc).__name__})
 
     @app.agent(claims_topic)
     async def claims_stream(stream):
         async for record in stream.events():
-            headers = dict(record.headers or {})
             try:
                 event = CloudEvent.model_validate(orjson.loads(record.value))
+                if event.type != CLAIM_RECEIVED:
+                    continue
+                # Validated against its contract before any decision: poison is parked.
+                claim = ClaimReceived.model_validate(event.data)
             except (ValueError, ValidationError) as exc:
-                await park(record.value, record.key, headers, exc)
+                await park(record, exc)
                 continue
-            carrier = {k: v.decode() for k, v in headers.items() if k in ("traceparent", "tracestate")}
+            carrier = carrier_from_kafka_headers(_header_pairs(record.headers))
             with tracer(__name__).start_as_current_span(
-                f"adjudicate {event.type}", context=context_from_carrier(carrier), kind=SpanKind.CONSUMER, record_exception=False
+                f"adjudicate {event.type}", context=context_from_carrier(carrier), kind=SpanKind.CONSUMER,
+                record_exception=False,
             ):
                 try:
                     # Transient failures (MongoDB, Kafka) are retried without end: the
@@ -108,9 +134,9 @@ def build_worker(settings: AdjudicationSettings | None = None) -> tuple[faust.Ap
                         retry=retry_if_exception(is_transient), wait=wait_exponential_jitter(0.05, 5.0), reraise=True
                     ):
                         with attempt:
-                            await adjudicate(event, headers)
+                            await adjudicate(event, claim)
                 except Exception as exc:  # noqa: BLE001 - not transient: poison for this worker
-                    await park(record.value, record.key, headers, exc)
+                    await park(record, exc)
 
     @app.page("/healthz")
     async def healthz(web, request):
@@ -138,3 +164,19 @@ def build_worker(settings: AdjudicationSettings | None = None) -> tuple[faust.Ap
 
     return app, runtime
 
+
+def worker_for(app: faust.App) -> faust.Worker:
+    """A faust worker that leaves the process's logging as ServiceRuntime set it up.
+
+    mode.Worker's default (override_logging) clears the root handlers and installs
+    its own, which print exception messages (patient data) in plain text, whatever
+    logging_config says; redirect_stdouts would turn every print into a log record.
+    quiet silences the banner and the progress spinner (terminal escape codes).
+    """
+    worker = faust.Worker(app, override_logging=False, redirect_stdouts=False, quiet=True)
+    worker.spinner = None
+    return worker
+
+
+def serve(app: faust.App) -> None:
+    worker_for(app).execute_from_commandline()

@@ -1,5 +1,15 @@
-"""Adjudication domain: fee schedule and pricing. Pure code, no I/O."""
+"""Adjudication domain: coverage, fee schedule and pricing. Pure code, no I/O."""
 
+from .coverage import (
+    CARC_AFTER_COVERAGE,
+    CARC_BEFORE_COVERAGE,
+    CARC_PATIENT_NOT_IDENTIFIED,
+    CoveragePeriod,
+    MemberCoverage,
+    MembershipOutOfOrder,
+    apply_membership_event,
+    coverage_denial,
+)
 from .decision import (
     CARC_EXCEEDS_FEE_SCHEDULE,
     CARC_NOT_COVERED,
@@ -10,10 +20,20 @@ from .decision import (
     Totals,
     adjudication_id_for,
 )
+from .denial import denied_line
 from .fee_schedule import FeeSchedule, load_fee_schedule
 from .pricing import price_claim, price_line
 
 __all__ = [
+    "CARC_AFTER_COVERAGE",
+    "CARC_BEFORE_COVERAGE",
+    "CARC_PATIENT_NOT_IDENTIFIED",
+    "CoveragePeriod",
+    "MemberCoverage",
+    "MembershipOutOfOrder",
+    "apply_membership_event",
+    "coverage_denial",
+    "denied_line",
     "CARC_EXCEEDS_FEE_SCHEDULE",
     "CARC_NOT_COVERED",
     "DENIAL_CARCS",

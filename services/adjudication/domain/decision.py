@@ -18,7 +18,7 @@ CARC_COPAY = "3"
 CARC_EXCEEDS_FEE_SCHEDULE = "45"
 CARC_NOT_COVERED = "204"
 
-DENIAL_CARCS = frozenset({"16", "18", "27", "29", "50", "97", "197", "204"})
+DENIAL_CARCS = frozenset({"16", "18", "26", "27", "29", "31", "50", "97", "197", "204"})
 """Reasons that refuse a service outright, as opposed to reducing what is paid."""
 
 _ADJUDICATION_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:provider-platform:adjudication")

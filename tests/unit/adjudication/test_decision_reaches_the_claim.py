@@ -4,11 +4,12 @@ The two services share only the event's JSON, so the test goes through it.
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from services.adjudication.domain import load_fee_schedule, price_claim
+from services.adjudication.domain import CoveragePeriod, MemberCoverage, load_fee_schedule, price_claim
 from services.claims.domain import Claim, ClaimStatus, ClaimSubmission
 
+MEMBER = MemberCoverage("M-0001", date(1980, 5, 1), (CoveragePeriod("silver-hmo-2026", date(2026, 1, 1), None),), 1)
 RECEIVED_AT = datetime(2026, 3, 10, 14, 30, tzinfo=UTC)
 ADJUDICATED_AT = datetime(2026, 3, 10, 14, 31, tzinfo=UTC)
 
@@ -39,7 +40,7 @@ def received():
 
 def test_priced_claim_is_processed():
     claim, payload = received()
-    decision = price_claim(payload, load_fee_schedule(), adjudicated_at=ADJUDICATED_AT)
+    decision = price_claim(payload, load_fee_schedule(), adjudicated_at=ADJUDICATED_AT, member=MEMBER)
     (event,) = claim.apply_decision(over_the_wire(decision.to_data()))
     claim.apply(event)
     assert claim.status is ClaimStatus.PROCESSED
@@ -49,9 +50,10 @@ def test_priced_claim_is_processed():
 
 def test_replayed_claim_received_yields_a_decision_the_claim_ignores():
     claim, payload = received()
-    first = price_claim(payload, load_fee_schedule(), adjudicated_at=ADJUDICATED_AT)
+    first = price_claim(payload, load_fee_schedule(), adjudicated_at=ADJUDICATED_AT, member=MEMBER)
     claim.apply(claim.apply_decision(first)[0])
-    replay = price_claim(payload, load_fee_schedule(), adjudicated_at=datetime(2026, 3, 11, tzinfo=UTC))
+    replay = price_claim(payload, load_fee_schedule(), adjudicated_at=datetime(2026, 3, 11, tzinfo=UTC),
+                          member=MEMBER)
     assert claim.apply_decision(replay) == []
     assert claim.version == 2
 
@@ -64,7 +66,7 @@ def test_claim_with_only_uncovered_services_is_denied():
     schedule = type(schedule)(schedule.version, schedule.effective_from, schedule.effective_to,
                               {k: v for k, v in schedule.in_network.items() if k != "99215"},
                               schedule.out_of_network_percent)
-    decision = price_claim(over_the_wire(claim.received.to_data()), schedule, adjudicated_at=ADJUDICATED_AT)
+    decision = price_claim(over_the_wire(claim.received.to_data()), schedule, adjudicated_at=ADJUDICATED_AT, member=MEMBER)
     claim.apply(claim.apply_decision(decision)[0])
     assert claim.status is ClaimStatus.DENIED
     assert claim.timeline[-1].reason_codes == ("CO-204",)

@@ -1,13 +1,15 @@
 """Pricing: lesser of charge and fee schedule; the numbers always add up."""
 
 import random
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from services.adjudication.domain import (
+    CoveragePeriod,
     FeeSchedule,
+    MemberCoverage,
     adjudication_id_for,
     load_fee_schedule,
     price_claim,
@@ -26,6 +28,10 @@ SCHEDULE = FeeSchedule.from_dict({
 })
 
 
+# Covered all year: these tests are about pricing; coverage has its own (test_coverage.py).
+MEMBER = MemberCoverage("M-1", date(1980, 2, 3), (CoveragePeriod("silver-hmo-2026", date(2026, 1, 1), None),), 1)
+
+
 def line(number, code, charge, units=1, **extra):
     return {"line_number": number, "procedure_code": code, "units": units, "charge_amount": charge,
             "date_of_service": "2026-03-01", "place_of_service": "11", "modifiers": [],
@@ -35,11 +41,13 @@ def line(number, code, charge, units=1, **extra):
 def received(*lines, claim_id="C-1"):
     # Shaped like the claims service's claim.received payload, extra fields included.
     return {"claim_id": claim_id, "organization_id": "ORG-1", "member_id": "M-1",
-            "received_at": "2026-03-10T14:30:00Z", "total_charge": "0.00", "lines": list(lines)}
+            "patient_date_of_birth": "1980-02-03", "received_at": "2026-03-10T14:30:00Z",
+            "total_charge": "0.00", "lines": list(lines)}
 
 
 def price(*lines, **kwargs):
     kwargs.setdefault("adjudicated_at", AT)
+    kwargs.setdefault("member", MEMBER)
     return price_claim(received(*lines), SCHEDULE, **kwargs)
 
 
@@ -94,7 +102,7 @@ def test_out_of_network_rounds_per_unit_half_up():
         "out_of_network_percent_of_in_network": "70", "rates": [{"code": "80053", "in_network": "10.05"}],
     })
     decision = price_claim(received(line(1, "80053", "100.00", units=3)), schedule, adjudicated_at=AT,
-                           in_network=False)
+                           in_network=False, member=MEMBER)
     assert decision.lines[0].allowed_amount == Decimal("21.12")  # 7.035 -> 7.04, x 3
 
 
@@ -110,7 +118,8 @@ def test_totals_and_money_format():
 
 def test_adjudication_id_is_deterministic():
     first = price(line(1, "99213", "150.00"))
-    again = price_claim(received(line(1, "99213", "150.00")), SCHEDULE, adjudicated_at=AT + timedelta(hours=1))
+    again = price_claim(received(line(1, "99213", "150.00")), SCHEDULE, adjudicated_at=AT + timedelta(hours=1),
+                          member=MEMBER)
     assert first.adjudication_id == again.adjudication_id == adjudication_id_for("C-1", 1)
     assert price(line(1, "99213", "150.00"), claim_version=3).adjudication_id == adjudication_id_for("C-1", 3)
     assert adjudication_id_for("C-1", 1) != adjudication_id_for("C-1", 3)
@@ -127,7 +136,7 @@ def test_adjudicated_at_is_stored_in_utc_and_must_be_aware():
 def test_the_seeded_schedule_prices_every_known_code():
     schedule = load_fee_schedule()
     lines = [line(n, code, "99999.00") for n, code in enumerate(sorted(schedule.in_network), start=1)]
-    decision = price_claim(received(*lines), schedule, adjudicated_at=AT)
+    decision = price_claim(received(*lines), schedule, adjudicated_at=AT, member=MEMBER)
     assert all(priced.paid_amount > 0 for priced in decision.lines)
 
 

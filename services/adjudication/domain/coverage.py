@@ -1,0 +1,113 @@
+"""Whether the plan covers a member on a date of service, from adjudication's own copy.
+
+Defence in depth: the claims intake already checks eligibility, but adjudication
+pays, so it never pays a line for a member it cannot identify or who is not covered
+on the line's date of service. The copy is folded from membership.events here
+(pure), and kept by an adapter (services/adjudication/members.py).
+
+Only what the decision needs is kept: birth date (to identify the patient) and the
+coverage periods with their plan; no names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Any
+
+CARC_BEFORE_COVERAGE = "26"
+"""Expenses incurred prior to coverage."""
+CARC_AFTER_COVERAGE = "27"
+"""Expenses incurred after coverage terminated."""
+CARC_PATIENT_NOT_IDENTIFIED = "31"
+"""Patient cannot be identified as our insured."""
+
+
+@dataclass(frozen=True)
+class CoveragePeriod:
+    plan_id: str
+    start: date
+    end: date | None
+    """Last covered day, inclusive; None while open-ended."""
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+
+@dataclass(frozen=True)
+class MemberCoverage:
+    member_id: str
+    date_of_birth: date
+    periods: tuple[CoveragePeriod, ...]
+    version: int
+    """Position of the last membership event folded in (the member stream's version)."""
+
+
+def coverage_denial(member: MemberCoverage | None, *, date_of_birth: date, date_of_service: date) -> str | None:
+    """The CARC that refuses a line for want of coverage, or None when the plan covers it.
+
+    Unknown to the copy or a different birth date: the patient is not identified
+    as our insured (31), whatever the reason (never enrolled, a typo, a copy that
+    lags): an unidentified member is never paid. A date of service outside every
+    period: after coverage terminated (27) when some period ended before it, which
+    also covers a gap between two periods; otherwise before coverage began (26).
+    """
+    if member is None or member.date_of_birth != date_of_birth:
+        return CARC_PATIENT_NOT_IDENTIFIED
+    if any(period.covers(date_of_service) for period in member.periods):
+        return None
+    if any(period.end is not None and period.end < date_of_service for period in member.periods):
+        return CARC_AFTER_COVERAGE
+    return CARC_BEFORE_COVERAGE
+
+
+class MembershipOutOfOrder(ValueError):
+    """An event that does not follow the copy's version (a gap, or before enrollment)."""
+
+
+def apply_membership_event(
+    member: MemberCoverage | None, event_type: str, payload: Mapping[str, Any], version: int, *, member_id: str
+) -> MemberCoverage | None:
+    """The copy after one membership event; None when the event is already reflected.
+
+    version is the event's position in the member's stream: events apply strictly
+    one after another, so a redelivery changes nothing and a gap is reported rather
+    than folded into a wrong coverage.
+    """
+    if member is not None and version <= member.version:
+        return None
+    if member is None:
+        if event_type != "member.enrolled":
+            raise MembershipOutOfOrder("membership event before the member's enrollment")
+        return MemberCoverage(
+            member_id=member_id,
+            date_of_birth=_day(payload["date_of_birth"]),
+            periods=(_period(payload["plan_id"], payload["coverage_start"], payload.get("coverage_end")),),
+            version=version,
+        )
+    if version != member.version + 1:
+        raise MembershipOutOfOrder("membership events out of order")
+    periods = list(member.periods)
+    if event_type == "member.reenrolled":
+        periods.append(_period(payload["plan_id"], payload["coverage_start"], payload.get("coverage_end")))
+    elif event_type == "member.coverage_terminated":
+        start = _day(payload["coverage_start"])
+        periods = [replace(p, end=_day(payload["coverage_end"])) if p.start == start else p for p in periods]
+    elif event_type == "member.plan_changed":
+        if periods:
+            if payload.get("previous_coverage_end") is None:
+                periods.pop()  # the change took effect on the period's first day: replaced
+            else:
+                periods[-1] = replace(periods[-1], end=_day(payload["previous_coverage_end"]))
+        periods.append(_period(payload["plan_id"], payload["effective_date"], payload.get("coverage_end")))
+    # Other types (none today) move the version and leave coverage as it was.
+    return replace(member, periods=tuple(periods), version=version)
+
+
+def _day(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _period(plan_id: str, start: date | str, end: date | str | None) -> CoveragePeriod:
+    return CoveragePeriod(plan_id=plan_id, start=_day(start), end=_day(end) if end else None)

@@ -1,0 +1,187 @@
+"""Adjudication never pays a line for a member it cannot identify or who is not covered
+on the line's date of service; the numbers still add up to the charge."""
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from services.adjudication.domain import (
+    DENIAL_CARCS,
+    CoveragePeriod,
+    FeeSchedule,
+    MemberCoverage,
+    MembershipOutOfOrder,
+    apply_membership_event,
+    coverage_denial,
+    price_claim,
+)
+
+AT = datetime(2026, 6, 10, 15, 0, tzinfo=UTC)
+DOB = date(1980, 2, 3)
+SCHEDULE = FeeSchedule.from_dict({
+    "version": "test", "effective_from": "2026-01-01", "effective_to": "2026-12-31",
+    "out_of_network_percent_of_in_network": "70",
+    "rates": [{"code": "99213", "in_network": "117.00"}, {"code": "36415", "in_network": "3.90"}],
+})
+
+
+def member(*periods, dob=DOB):
+    return MemberCoverage("M0000000001", dob, tuple(CoveragePeriod("silver-hmo-2026", s, e) for s, e in periods), 1)
+
+
+SPRING = member((date(2026, 3, 1), date(2026, 5, 31)))
+TWO_PERIODS = member((date(2026, 1, 1), date(2026, 2, 28)), (date(2026, 5, 1), None))
+
+
+@pytest.mark.parametrize(
+    ("copy", "dos", "carc"),
+    [
+        (SPRING, date(2026, 3, 1), None),  # first day covered
+        (SPRING, date(2026, 5, 31), None),  # last day covered (inclusive)
+        (SPRING, date(2026, 2, 28), "26"),  # before coverage began
+        (SPRING, date(2026, 6, 1), "27"),  # after coverage terminated
+        (TWO_PERIODS, date(2026, 3, 15), "27"),  # a gap between periods follows a termination
+        (TWO_PERIODS, date(2027, 9, 1), None),  # open-ended
+        (TWO_PERIODS, date(2025, 12, 31), "26"),
+        (None, date(2026, 3, 15), "31"),  # unknown to the copy
+        (member((date(2026, 1, 1), None), dob=date(1980, 2, 4)), date(2026, 3, 15), "31"),  # another birth date
+    ],
+)
+def test_coverage_rule(copy, dos, carc):
+    assert coverage_denial(copy, date_of_birth=DOB, date_of_service=dos) == carc
+
+
+def test_every_coverage_carc_is_a_denial():
+    assert {"26", "27", "31"} <= DENIAL_CARCS
+
+
+def line(number, code, charge, dos):
+    return {"line_number": number, "procedure_code": code, "units": 1, "charge_amount": charge,
+            "date_of_service": dos, "place_of_service": "11", "modifiers": [], "diagnosis_pointers": [1]}
+
+
+def received(*lines, dob="1980-02-03"):
+    return {"claim_id": "C-1", "organization_id": "ORG-1", "member_id": "M0000000001",
+            "patient_date_of_birth": dob, "received_at": "2026-06-10T14:30:00Z", "total_charge": "0.00",
+            "lines": list(lines)}
+
+
+def test_unknown_member_is_denied_co31_on_every_line_and_paid_nothing():
+    decision = price_claim(received(line(1, "99213", "150.00", "2026-03-02"), line(2, "36415", "10.00", "2026-03-02")),
+                           SCHEDULE, member=None, adjudicated_at=AT)
+    assert decision.outcome == "denied"
+    assert [(a.group, a.carc, a.amount) for ln in decision.lines for a in ln.adjustments] == [
+        ("CO", "31", Decimal("150.00")), ("CO", "31", Decimal("10.00"))]
+    assert decision.totals.paid == decision.totals.allowed == decision.totals.patient_responsibility == 0
+    assert decision.totals.charge == Decimal("160.00")
+
+
+def test_birth_date_mismatch_is_not_our_insured():
+    decision = price_claim(received(line(1, "99213", "150.00", "2026-03-02"), dob="1980-03-02"), SCHEDULE,
+                           member=SPRING, adjudicated_at=AT)
+    assert decision.outcome == "denied"
+    assert decision.lines[0].adjustments[0].carc == "31"
+
+
+def test_lines_are_judged_by_their_own_date_of_service():
+    decision = price_claim(
+        received(line(1, "99213", "150.00", "2026-05-31"), line(2, "99213", "150.00", "2026-06-01"),
+                 line(3, "36415", "10.00", "2026-02-01")),
+        SCHEDULE, member=SPRING, adjudicated_at=AT,
+    )
+    paid, after, before = decision.lines
+    assert paid.paid_amount == Decimal("117.00") and not paid.denied
+    assert [(a.group, a.carc) for a in after.adjustments] == [("CO", "27")] and after.denied
+    assert [(a.group, a.carc) for a in before.adjustments] == [("CO", "26")] and before.denied
+    assert decision.outcome == "processed"
+    assert decision.totals.paid == Decimal("117.00")
+
+
+def test_not_covered_on_any_line_denies_the_claim():
+    decision = price_claim(received(line(1, "99213", "150.00", "2026-07-01")), SCHEDULE, member=SPRING,
+                           adjudicated_at=AT)
+    assert decision.outcome == "denied"
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_the_numbers_add_up_whatever_the_coverage(seed):
+    rng = random.Random(seed)
+    copy = rng.choice([None, SPRING, TWO_PERIODS, member((date(2026, 1, 1), None), dob=date(1999, 1, 1))])
+    lines = [
+        line(n, rng.choice(["99213", "36415", "E0601"]), f"{rng.randint(1, 50000) / 100:.2f}",
+             (date(2025, 12, 1) + timedelta(days=rng.randint(0, 240))).isoformat())
+        for n in range(1, rng.randint(1, 20) + 1)
+    ]
+    decision = price_claim(received(*lines), SCHEDULE, member=copy, adjudicated_at=AT)
+    for decided in decision.lines:
+        adjusted = sum((a.amount for a in decided.adjustments if a.group in ("CO", "OA")), Decimal("0.00"))
+        assert decided.charge_amount == decided.paid_amount + decided.patient_responsibility + adjusted
+        assert all(a.amount > 0 for a in decided.adjustments)
+    assert decision.totals.charge == decision.totals.paid + decision.totals.patient_responsibility + sum(
+        a.amount for d in decision.lines for a in d.adjustments if a.group in ("CO", "OA"))
+    assert (decision.outcome == "denied") is all(d.denied for d in decision.lines)
+    if copy is None:
+        assert decision.totals.paid == 0
+
+
+# The copy, folded from membership.events -------------------------------------------------
+
+ENROLLED = {"member_id": "M0000000001", "first_name": "Ann", "last_name": "Lee", "date_of_birth": "1980-02-03",
+            "gender": "female", "plan_id": "silver-hmo-2026", "coverage_start": "2026-01-01", "coverage_end": None}
+
+
+def fold(*events):
+    copy = None
+    for version, (event_type, payload) in enumerate(events, start=1):
+        copy = apply_membership_event(copy, event_type, payload, version, member_id="M0000000001") or copy
+    return copy
+
+
+def periods(copy):
+    return [(p.plan_id, p.start.isoformat(), p.end and p.end.isoformat()) for p in copy.periods]
+
+
+def test_enrollment_keeps_birth_date_and_coverage_but_no_name():
+    copy = fold(("member.enrolled", ENROLLED))
+    assert copy.date_of_birth == DOB and copy.version == 1
+    assert periods(copy) == [("silver-hmo-2026", "2026-01-01", None)]
+    assert "Ann" not in repr(copy) and "Lee" not in repr(copy)
+
+
+def test_termination_plan_change_and_reenrollment():
+    copy = fold(
+        ("member.enrolled", ENROLLED),
+        ("member.plan_changed", {"member_id": "M0000000001", "previous_plan_id": "silver-hmo-2026",
+                                 "previous_coverage_end": "2026-03-31", "plan_id": "gold-ppo-2026",
+                                 "effective_date": "2026-04-01", "coverage_end": None}),
+        ("member.coverage_terminated", {"member_id": "M0000000001", "plan_id": "gold-ppo-2026",
+                                        "coverage_start": "2026-04-01", "coverage_end": "2026-06-30",
+                                        "previous_coverage_end": None}),
+        ("member.reenrolled", {"member_id": "M0000000001", "plan_id": "silver-hmo-2026",
+                               "coverage_start": "2026-09-01", "coverage_end": None}),
+    )
+    assert periods(copy) == [("silver-hmo-2026", "2026-01-01", "2026-03-31"), ("gold-ppo-2026", "2026-04-01", "2026-06-30"),
+                             ("silver-hmo-2026", "2026-09-01", None)]
+    assert coverage_denial(copy, date_of_birth=DOB, date_of_service=date(2026, 7, 15)) == "27"
+    assert coverage_denial(copy, date_of_birth=DOB, date_of_service=date(2026, 9, 1)) is None
+
+
+def test_plan_change_on_the_first_day_replaces_the_period():
+    copy = fold(("member.enrolled", ENROLLED),
+                ("member.plan_changed", {"member_id": "M0000000001", "previous_plan_id": "silver-hmo-2026",
+                                         "previous_coverage_end": None, "plan_id": "gold-ppo-2026",
+                                         "effective_date": "2026-01-01", "coverage_end": "2026-12-31"}))
+    assert periods(copy) == [("gold-ppo-2026", "2026-01-01", "2026-12-31")]
+
+
+def test_a_redelivered_event_changes_nothing_and_a_gap_is_refused():
+    copy = fold(("member.enrolled", ENROLLED))
+    assert apply_membership_event(copy, "member.enrolled", ENROLLED, 1, member_id="M0000000001") is None
+    with pytest.raises(MembershipOutOfOrder):
+        apply_membership_event(copy, "member.reenrolled", {"plan_id": "p", "coverage_start": "2027-01-01"}, 3,
+                               member_id="M0000000001")
+    with pytest.raises(MembershipOutOfOrder):
+        apply_membership_event(None, "member.reenrolled", {"plan_id": "p", "coverage_start": "2027-01-01"}, 2,
+                               member_id="M0000000001")
