@@ -197,10 +197,15 @@ class AggregateRepository(Generic[S]):
         *,
         causation_id: str | None = None,
         correlation_id: str | None = None,
+        current: Loaded[S] | None = None,
     ) -> Outcome[S]:
-        """Load, decide, append; on a lost race reload and decide again (bounded), then 409."""
-        for _ in range(self.max_attempts):
-            loaded = await self.load(aggregate_id)
+        """Load, decide, append; on a lost race reload and decide again (bounded), then 409.
+
+        `current` is a state the caller has just loaded: the first attempt decides on it
+        instead of loading again (if it is stale, the append loses and the retry reloads).
+        """
+        for attempt in range(self.max_attempts):
+            loaded = current if attempt == 0 and current is not None else await self.load(aggregate_id)
             state, version = (loaded.state, loaded.version) if loaded else (None, 0)
             changes = list(decide(state))
             if not changes:

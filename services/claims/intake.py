@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from infra.aggregates import Loaded
 from infra.eventstore import ConcurrencyError
 from infra.http.auth import Principal
 from infra.http.problems import Problem
@@ -95,10 +96,16 @@ class Intake:
     ) -> list[dict]:
         """Every edit; `claim_id` is the claim being submitted (its own reservation of
         the original is not a conflict)."""
+        problems, _ = await self._validate(submission, principal, claim_id)
+        return problems
+
+    async def _validate(
+        self, submission: ClaimSubmission, principal: Principal, claim_id: str | None
+    ) -> tuple[list[dict], Loaded[Claim] | None]:
         context = await self._context(submission, principal)
         problems = [p.as_dict() for p in validate_claim(submission, context)]
-        problems.extend(await self._original_claim_problems(submission, principal, claim_id))
-        return problems
+        original_problems, original = await self._original_claim_problems(submission, principal, claim_id)
+        return problems + original_problems, original
 
     async def submit(
         self, submission: ClaimSubmission, raw: dict, principal: Principal, idempotency_key: str | None
@@ -110,12 +117,12 @@ class Intake:
             replay = await self._replay(claim_id, request)
             if replay is not None:
                 return replay
-        problems = await self.validate(submission, principal, claim_id)
+        problems, original = await self._validate(submission, principal, claim_id)
         if problems:
             raise edits_failed(problems)
         events = Claim.receive(claim_id, submission, organization_id=organization_id, received_at=datetime.now(UTC))
         if _is_correction(submission):
-            await self._reserve_original(submission, claim_id)
+            await self._reserve_original(submission, claim_id, original)
             await self.checkpoint("original_reserved")
         try:
             await self.repository.create(events, meta=request.meta)
@@ -142,7 +149,9 @@ class Intake:
             await self._close_original(data["original_claim_id"], data["frequency_code"], claim_id)
         return Receipt(claim_id, data["received_at"], data["total_charge"], True)
 
-    async def _reserve_original(self, submission: ClaimSubmission, claim_id: str) -> None:
+    async def _reserve_original(
+        self, submission: ClaimSubmission, claim_id: str, original: Loaded[Claim] | None
+    ) -> None:
         def decide(original: Claim | None) -> list[ClaimEvent]:
             if original is None:
                 raise _original_closed("no claim of your organisation has this id")
@@ -151,7 +160,9 @@ class Intake:
             )
 
         try:
-            await self.repository.execute(submission.original_claim_id, decide, correlation_id=claim_id)
+            await self.repository.execute(
+                submission.original_claim_id, decide, correlation_id=claim_id, current=original
+            )
         except InvalidTransition:
             raise _original_closed() from None
 
@@ -181,22 +192,24 @@ class Intake:
 
     async def _original_claim_problems(
         self, submission: ClaimSubmission, principal: Principal, claim_id: str | None
-    ) -> list[dict]:
+    ) -> tuple[list[dict], Loaded[Claim] | None]:
+        """The original's problems, and the original as loaded (the reservation decides on it)."""
         if not _is_correction(submission):
-            return []
-        original = await self.repository.load(submission.original_claim_id)
+            return [], None
+        loaded = await self.repository.load_with_version(submission.original_claim_id)
+        original = loaded.state if loaded else None
         if original is None or original.received is None or original.received.organization_id != principal.organization_id:
             return [{"loc": "original_claim_id", "code": "unknown_original_claim",
-                     "message": "no claim of your organisation has this id"}]
+                     "message": "no claim of your organisation has this id"}], None
         if not original.is_closable_by(claim_id):
             state = original.status.value if original.status and original.status.value in ("voided", "replaced") \
                 else "being replaced or voided"
             return [{"loc": "original_claim_id", "code": "original_claim_closed",
-                     "message": f"the original claim is already {state}"}]
+                     "message": f"the original claim is already {state}"}], loaded
         if original.received.member_id != submission.member_id:
             return [{"loc": "original_claim_id", "code": "original_claim_other_member",
-                     "message": "the original claim is for another member"}]
-        return []
+                     "message": "the original claim is for another member"}], loaded
+        return [], loaded
 
 
 def _is_correction(submission: ClaimSubmission) -> bool:

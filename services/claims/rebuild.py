@@ -3,8 +3,9 @@
     python -m services.claims.rebuild
 
 Empties the collection and folds every event through the live projection's handler
-(VersionedProjection.rebuild: the same code as live). The live consumer keeps running: both write through version-guarded updates, so
-whichever applies an event first wins and the other sees it already reflected.
+(VersionedProjection.rebuild: the same code as live). The live consumer keeps running:
+both write through version-guarded updates, so whichever applies an event first wins
+and the other sees it already reflected.
 """
 
 import asyncio

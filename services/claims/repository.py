@@ -5,7 +5,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from contracts import topics
-from infra.aggregates import AggregateRepository, Envelope, Outcome, Recorded
+from infra.aggregates import AggregateRepository, Envelope, Loaded, Outcome, Recorded
 from infra.eventstore import EventStore
 from services.claims.domain import Claim, ClaimEvent
 
@@ -42,6 +42,9 @@ class ClaimRepository:
         loaded = await self.aggregates.load(claim_id)
         return loaded.state if loaded else None
 
+    async def load_with_version(self, claim_id: str) -> Loaded[Claim] | None:
+        return await self.aggregates.load(claim_id)
+
     async def load_events(self, claim_id: str) -> list[dict[str, Any]]:
         return await self.aggregates.load_events(claim_id)
 
@@ -64,7 +67,8 @@ class ClaimRepository:
         *,
         causation_id: str | None = None,
         correlation_id: str | None = None,
+        current: Loaded[Claim] | None = None,
     ) -> Outcome[Claim]:
         return await self.aggregates.execute(
-            claim_id, decide, causation_id=causation_id, correlation_id=correlation_id
+            claim_id, decide, causation_id=causation_id, correlation_id=correlation_id, current=current
         )

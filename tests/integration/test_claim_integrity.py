@@ -8,13 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from infra.eventstore import EventStore
 from infra.http.auth import Principal
 from services.claims.domain import ClaimSubmission
 from services.claims.intake import Intake, claim_id_for
 from services.claims.members import MemberCopy
+from services.claims.queries import ClaimQueries
 from services.claims.repository import ClaimRepository
 from services.claims.settings import ClaimsSettings
 from services.claims.status_projection import ClaimStatusProjection
@@ -150,11 +151,18 @@ async def test_a_crash_between_the_two_writes_is_finished_by_the_replay(platform
     original = await wait_for_status(org.client, original_id, "replaced")
     assert original["timeline"][-1]["by_claim_id"] == new_id
     await wait_for_status(org.client, new_id, "processed")
-    # Exactly one payable claim for these services.
-    listing = (await org.client.get("/v1/claims", params={"member_id": member["member_id"]})).json()["items"]
-    assert sorted((c["claim_id"], c["status"]) for c in listing) == sorted(
-        [(original_id, "replaced"), (new_id, "processed")]
-    )
+    # Exactly one payable claim for these services (the search reads the projection: poll).
+    expected = sorted([(original_id, "replaced"), (new_id, "processed")])
+
+    async def listed():
+        items = (await org.client.get("/v1/claims", params={"member_id": member["member_id"]})).json()["items"]
+        return sorted((c["claim_id"], c["status"]) for c in items)
+
+    await eventually(lambda: _equal(listed(), expected), what="the search to list the two claims")
+
+
+async def _equal(awaitable, expected):
+    return (await awaitable) == expected
 
 
 # ------------------------------------------------ 3. a parked event does not freeze
@@ -244,3 +252,54 @@ async def test_search_results_and_validation_are_audited(platform, running_stack
     records = await eventually(audited, timeout=30, what="audit records of the search and the validation")
     shown = [r for r in records if r["action"] == "claim.search.result"]
     assert any(claim_id in r["resource"] for r in shown)
+
+
+# ------------------------------------------------------- round trips per request
+
+
+class _Commands(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event) -> None:
+        if event.command_name in ("find", "insert", "update", "delete", "findAndModify"):
+            self.names.append(event.command_name)
+
+    def succeeded(self, event) -> None:
+        pass
+
+    def failed(self, event) -> None:
+        pass
+
+
+async def test_a_current_read_model_is_answered_without_replaying_the_stream(platform, running_stack, org):
+    member, body, claim_id = await _processed_claim(platform, org)
+    settings = ClaimsSettings(mongodb_uri=running_stack.mongodb_uri,
+                              mongodb_database_prefix=TEST_SERVICE_ENV["MONGODB_DATABASE_PREFIX"])
+    commands = _Commands()
+    client = AsyncMongoClient(running_stack.mongodb_uri, tz_aware=True, event_listeners=[commands])
+    try:
+        db = client[settings.database_name]
+        repository = ClaimRepository(EventStore(db, "claims"))
+        status = ClaimStatusProjection(db)
+        queries = ClaimQueries(repository, status)
+        await eventually(lambda: status.get(claim_id), what="the read model to have the claim")
+        commands.names.clear()
+        view = await queries.get(claim_id)
+        assert view["status"] == "processed"
+        get_round_trips = len(commands.names)
+
+        intake = Intake(repository, MemberCopy(db), status, settings.timely_filing_days)
+        principal = Principal(client_id=org.client_id, role="provider", organization_id=org.organization_id,
+                              npis=tuple(org.npis), tin=org.tin)
+        fresh = claim_body(org, member)
+        fresh["lines"][0]["charge_amount"] = "151.00"
+        submission = ClaimSubmission.model_validate(fresh)
+        commands.names.clear()
+        await intake.submit(submission, submission.model_dump(mode="json"), principal, str(uuid.uuid4()))
+        submit_round_trips = len(commands.names)
+    finally:
+        await client.close()
+    print(f"round trips: GET {get_round_trips}, submission {submit_round_trips}")
+    assert get_round_trips == 2  # the view, and the probe of the version after it
+    assert submit_round_trips <= 5  # key replay probe, member, duplicate index, outbox intent, event
