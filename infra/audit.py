@@ -3,9 +3,22 @@
 An access record is a fact of its own, written with one insert into the service's
 outbox for audit.events: it is durable as soon as the request that caused it is, and
 it reaches the audit read side even if Kafka was down at the time.
+
+    await record_access(store, principal, source=SOURCE, action="claim.read",
+                        resource=f"claims/{claim_id}", member_id=member_id, outcome="processed")
+    await record_accesses(store, principal, source=SOURCE, accesses=[dict(action=..., ...), ...])
+
+What an auditor needs is who (client, role, organisation) saw which member's data
+(member_id, resource naming the records shown) and what they were told (outcome). A
+read that shows several members (a search page) records one access per member;
+`record_accesses` writes them concurrently, so they share one insert round
+(infra/batching.py).
 """
 
+import asyncio
 import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
 from datetime import UTC, datetime
 
 from contracts import topics
@@ -42,3 +55,13 @@ async def record_access(
             ).model_dump(mode="json"),
         ),
     )
+
+
+async def record_accesses(
+    store: EventStore, principal: Principal, *, source: str, accesses: Iterable[Mapping[str, Any]]
+) -> None:
+    """Several accesses of one request (each a record_access's keyword arguments)."""
+    at = datetime.now(UTC)
+    await asyncio.gather(*(
+        record_access(store, principal, source=source, at=at, **dict(access)) for access in accesses
+    ))

@@ -25,6 +25,7 @@ CLAIM_DENIED = "claim.denied"
 CLAIM_PAID = "claim.paid"
 CLAIM_VOIDED = "claim.voided"
 CLAIM_REPLACED = "claim.replaced"
+CLAIM_CLOSURE_RESERVED = "claim.closure_reserved"
 
 FrequencyCode = Literal["1", "7", "8"]
 """X12 claim frequency: 1 original, 7 replacement of a prior claim, 8 void of a prior claim."""
@@ -120,6 +121,23 @@ class ClaimReplaced(Payload):
     replaced_at: AwareDatetime
 
 
+class ClaimClosureReserved(Payload):
+    """A replacement (7) or void (8) claim has claimed this claim before being stored.
+
+    The first step of a correction: the original is reserved at its expected version,
+    so of two concurrent corrections exactly one wins; then the new claim is stored,
+    then claim.replaced / claim.voided closes this one. The claim stays what it was
+    (and payable) until that last event; a replay of the correction's request
+    finishes whichever step is missing.
+    """
+
+    claim_id: str
+    by_claim_id: str
+    """The replacement or void claim that will close this one."""
+    frequency_code: Literal["7", "8"]
+    reserved_at: AwareDatetime
+
+
 CONTRACTS = (
     EventContract(CLAIM_RECEIVED, topics.CLAIMS, ClaimReceived, "A claim passed the intake edits and was accepted."),
     EventContract(CLAIM_PROCESSED, topics.CLAIMS, ClaimAdjudicated, "Adjudication's decision was applied; something is payable."),
@@ -127,6 +145,8 @@ CONTRACTS = (
     EventContract(CLAIM_PAID, topics.CLAIMS, ClaimPaid, "The payment run paid the claim."),
     EventContract(CLAIM_VOIDED, topics.CLAIMS, ClaimVoided, "A void claim (frequency 8) cancelled this claim."),
     EventContract(CLAIM_REPLACED, topics.CLAIMS, ClaimReplaced, "A replacement claim (frequency 7) superseded this claim."),
+    EventContract(CLAIM_CLOSURE_RESERVED, topics.CLAIMS, ClaimClosureReserved,
+                  "A replacement (7) or void (8) claim reserved this claim; it closes it once stored."),
 )
 
 EVENT_TYPES = tuple(c.type for c in CONTRACTS)

@@ -111,3 +111,39 @@ def install_problem_handlers(app: FastAPI) -> None:
 
         logging.getLogger("infra.http").error("unhandled error", exc_info=exc)
         return problem_response(500, "An unexpected error occurred; it has been logged.", instance=request.url.path)
+
+
+# ------------------------------------------------------- OpenAPI description
+# The shape every handler above writes, for routes' `responses=`: each documented
+# error is application/problem+json with this schema.
+
+from pydantic import BaseModel, Field  # noqa: E402 - kept with the additions it serves
+
+
+class ProblemError(BaseModel):
+    loc: str = Field(description='Where: a body path ("lines[0].units"), "" for the whole request, or "query.x".')
+    code: str = Field(description="Stable machine code, e.g. unknown_procedure_code.")
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details, as every error of the platform is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemError] | None = Field(default=None, description="Every failed check, all at once.")
+
+
+def problem_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status documented as application/problem+json."""
+    return {
+        status: {
+            "model": ProblemDetails,
+            "description": description,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
+        }
+        for status, description in descriptions.items()
+    }

@@ -1,65 +1,103 @@
-"""Claims HTTP routes: submit, validate, status, search."""
+"""Claims HTTP routes: submit, validate, status, search.
 
-import base64
+Dependencies are typed aliases (IntakeDep, QueriesDep, AuditDep) resolved from the
+app's state by the get_* functions, so tests can swap them with
+app.dependency_overrides[get_intake] = ...
+"""
+
+from collections import defaultdict
 from datetime import date
 from typing import Annotated
 
-import orjson
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from contracts.events.claims import ClaimStatus
-from infra.audit import record_access
+from contracts.identifiers import normalize_member_id
+from infra.audit import record_access, record_accesses
+from infra.eventstore import EventStore
 from infra.http.auth import Principal, Provider, require_role
-from infra.http.problems import Problem
+from infra.http.problems import Problem, problem_responses
+from infra.idempotency import IdempotencyKey, mark_replayed
 from services.claims.domain import ClaimSubmission
-from services.claims.intake import Intake
-from services.claims.repository import ClaimRepository
-from services.claims.status_projection import ClaimStatusProjection
-from services.claims.status_view import project, public
+from services.claims.intake import Intake, edits_failed
+from services.claims.queries import ClaimQueries, SearchFilters
+from services.claims.responses import ClaimReceipt, ClaimSearchPage, ClaimView, ValidationResult
+from services.claims.status_view import public
 
 router = APIRouter(tags=["claims"])
 SOURCE = "/services/claims"
 
-Reader = Annotated[Principal, require_role("provider", "operator", "reviewer")]
 
-
-def _intake(request: Request) -> Intake:
+def get_intake(request: Request) -> Intake:
     return request.app.state.intake
 
 
-@router.post("/v1/claims", status_code=status.HTTP_201_CREATED)
+def get_queries(request: Request) -> ClaimQueries:
+    return request.app.state.queries
+
+
+def get_audit_store(request: Request) -> EventStore:
+    return request.app.state.runtime.store
+
+
+IntakeDep = Annotated[Intake, Depends(get_intake)]
+QueriesDep = Annotated[ClaimQueries, Depends(get_queries)]
+AuditDep = Annotated[EventStore, Depends(get_audit_store)]
+Reader = Annotated[Principal, require_role("provider", "operator", "reviewer")]
+
+_EDITS = "The claim failed edits; `errors` lists every one (e.g. member_not_found, original_claim_closed)."
+_AUTH = {401: "No valid bearer token.", 403: "The caller's role may not use this endpoint."}
+
+
+@router.post(
+    "/v1/claims", status_code=status.HTTP_201_CREATED, response_model=ClaimReceipt,
+    responses=problem_responses({
+        **_AUTH, 409: "The Idempotency-Key was used with another body (idempotency_conflict), or the "
+        "original claim changed concurrently too often (concurrent_update).", 422: _EDITS,
+    }),
+)
 async def submit_claim(
-    submission: ClaimSubmission,
-    request: Request,
-    response: Response,
-    principal: Provider,
-    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
+    submission: ClaimSubmission, response: Response, principal: Provider, intake: IntakeDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict:
-    receipt = await _intake(request).submit(
-        submission, submission.model_dump(mode="json"), principal, idempotency_key
-    )
+    receipt = await intake.submit(submission, submission.model_dump(mode="json"), principal, idempotency_key)
     if receipt.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+        mark_replayed(response)
     response.headers["Location"] = f"/v1/claims/{receipt.claim_id}"
     return receipt.body()
 
 
-@router.post("/v1/claims/validate")
-async def validate_claim(submission: ClaimSubmission, request: Request, principal: Provider) -> dict:
-    problems = await _intake(request).validate(submission, principal)
+@router.post(
+    "/v1/claims/validate", response_model=ValidationResult,
+    responses=problem_responses({**_AUTH, 422: _EDITS}),
+)
+async def validate_claim(
+    submission: ClaimSubmission, principal: Provider, intake: IntakeDep, audit: AuditDep
+) -> dict:
+    problems = await intake.validate(submission, principal)
+    # The answer says whether the member exists and is covered: an access to their data.
+    await record_access(
+        audit, principal, source=SOURCE, action="claim.validate", resource="claims/validate",
+        member_id=submission.member_id, outcome="invalid" if problems else "valid",
+    )
     if problems:
-        raise Problem(422, f"The claim failed {len(problems)} edit(s).", code="claim_edits", errors=problems)
+        raise edits_failed(problems)
     return {"valid": True, "errors": []}
 
 
-@router.get("/v1/claims/{claim_id}")
-async def get_claim(claim_id: str, request: Request, principal: Reader) -> dict:
-    view = await _find(request, claim_id)
+@router.get(
+    "/v1/claims/{claim_id}", response_model=ClaimView,
+    responses=problem_responses({**_AUTH, 404: "No such claim (or not your organisation's: the same answer)."}),
+)
+async def get_claim(claim_id: str, principal: Reader, queries: QueriesDep, audit: AuditDep) -> dict:
+    if len(claim_id) > 64:
+        raise Problem(404, "No such claim.", code="not_found")
+    view = await queries.get(claim_id)
     if view is None:
         raise Problem(404, "No such claim.", code="not_found")
     allowed = principal.can_see(view["organization_id"])
     await record_access(
-        request.app.state.runtime.store, principal, source=SOURCE, action="claim.read",
+        audit, principal, source=SOURCE, action="claim.read",
         resource=f"claims/{claim_id}", member_id=view["member_id"],
         outcome=view["status"] if allowed else "denied", organization_id=view["organization_id"],
     )
@@ -68,24 +106,14 @@ async def get_claim(claim_id: str, request: Request, principal: Reader) -> dict:
     return public(view)
 
 
-async def _find(request: Request, claim_id: str) -> dict | None:
-    projection: ClaimStatusProjection = request.app.state.status
-    repository: ClaimRepository = request.app.state.repository
-    view = await projection.get(claim_id)
-    # Read-your-writes: the projection may not have caught up with the event store
-    # (a GET right after the POST); fold the stream with the same function instead.
-    events = await repository.load_events(claim_id)
-    if events and (view is None or view["version"] < events[-1]["aggregateversion"]):
-        view = None
-        for event in events:
-            view = project(view, event["type"], event["data"], event["aggregateversion"]) or view
-    return view
-
-
-@router.get("/v1/claims")
+@router.get(
+    "/v1/claims", response_model=ClaimSearchPage,
+    responses=problem_responses({**_AUTH, 422: "A query parameter is malformed (e.g. invalid_cursor)."}),
+)
 async def search_claims(
-    request: Request,
     principal: Reader,
+    queries: QueriesDep,
+    audit: AuditDep,
     status_: Annotated[ClaimStatus | None, Query(alias="status")] = None,
     member_id: Annotated[str | None, Query(max_length=32)] = None,
     from_: Annotated[date | None, Query(alias="from")] = None,
@@ -93,37 +121,22 @@ async def search_claims(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> dict:
-    query: dict = {}
-    if principal.role == "provider":
-        query["organization_id"] = principal.organization_id
-    if status_:
-        query["status"] = status_.value
-    if member_id:
-        query["member_id"] = member_id
-    received: dict = {}
-    if from_:
-        received["$gte"] = from_.isoformat()
-    if to:
-        received["$lt"] = (date.fromordinal(to.toordinal() + 1)).isoformat()
-    if received:
-        query["received_at"] = received
-    if cursor:
-        try:
-            last_at, last_id = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        except (ValueError, TypeError):
-            raise Problem(422, "The cursor is not one this API issued.", code="validation",
-                          errors=[{"loc": "query.cursor", "code": "invalid_cursor", "message": "unknown cursor"}]) from None
-        query["$or"] = [{"received_at": {"$lt": last_at}}, {"received_at": last_at, "_id": {"$lt": last_id}}]
-    projection: ClaimStatusProjection = request.app.state.status
-    docs = [
-        d async for d in projection.views.find(query).sort([("received_at", -1), ("_id", -1)]).limit(limit + 1)
-    ]
-    page, more = docs[:limit], len(docs) > limit
-    next_cursor = (
-        base64.urlsafe_b64encode(orjson.dumps([page[-1]["received_at"], page[-1]["_id"]])).decode() if more else None
-    )
-    await record_access(
-        request.app.state.runtime.store, principal, source=SOURCE, action="claim.search",
-        resource="claims", member_id=member_id, outcome=f"{len(page)} results",
-    )
-    return {"items": [public(d) for d in page], "next_cursor": next_cursor}
+    member_id = normalize_member_id(member_id) if member_id else None
+    page = await queries.search(principal, SearchFilters(
+        status=status_.value if status_ else None, member_id=member_id, received_from=from_, received_to=to,
+        cursor=cursor, limit=limit,
+    ))
+    # Who saw which member's data: one record per member in the results, naming the
+    # claims shown; plus the search itself (its member filter and result count).
+    shown: dict[str, list[str]] = defaultdict(list)
+    organizations: dict[str, str] = {}
+    for view in page.views:
+        shown[view["member_id"]].append(view["claim_id"])
+        organizations[view["member_id"]] = view["organization_id"]
+    await record_accesses(audit, principal, source=SOURCE, accesses=[
+        dict(action="claim.search", resource="claims", member_id=member_id, outcome=f"{len(page.views)} results"),
+        *(dict(action="claim.search.result", resource="claims/" + ",".join(ids), member_id=member,
+               outcome=f"{len(ids)} claims shown", organization_id=organizations[member])
+          for member, ids in shown.items()),
+    ])
+    return {"items": [public(view) for view in page.views], "next_cursor": page.next_cursor}

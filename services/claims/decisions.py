@@ -4,9 +4,9 @@ import logging
 
 from contracts.envelope import CloudEvent
 from contracts.events.adjudication import CLAIM_ADJUDICATED, AdjudicationDecision
+from infra.aggregates import ConcurrentUpdate
 from infra.consumer import TransientError
-from infra.eventstore import ConcurrencyError
-from services.claims.domain import InvalidTransition
+from services.claims.domain import Claim, ClaimEvent, InvalidTransition
 from services.claims.repository import ClaimRepository
 
 log = logging.getLogger(__name__)
@@ -20,17 +20,17 @@ class DecisionApplier:
         return {CLAIM_ADJUDICATED: self.on_decision}
 
     async def on_decision(self, decision: AdjudicationDecision, event: CloudEvent) -> None:
-        claim_id = decision.claim_id
-        claim = await self.claims.load(claim_id)
-        if claim is None:
-            raise TransientError("decision for a claim not stored here (yet)")
+        def decide(claim: Claim | None) -> list[ClaimEvent]:
+            if claim is None:
+                raise TransientError("decision for a claim not stored here (yet)")
+            return claim.apply_decision(decision)
+
         try:
-            events = claim.apply_decision(decision)
+            await self.claims.execute(
+                decision.claim_id, decide, causation_id=event.id, correlation_id=event.correlationid
+            )
         except InvalidTransition:
             # The claim moved on (voided, replaced) before the decision arrived.
-            log.warning("decision ignored", extra={"claim_id": claim_id, "status": str(claim.status)})
-            return
-        try:
-            await self.claims.append(claim, events, causation_id=event.id, correlation_id=event.correlationid)
-        except ConcurrencyError as exc:
+            log.warning("decision ignored: the claim is no longer awaiting one")
+        except ConcurrentUpdate as exc:
             raise TransientError("claim changed concurrently") from exc

@@ -9,6 +9,7 @@ from services.claims import api
 from services.claims.decisions import DecisionApplier
 from services.claims.intake import Intake
 from services.claims.members import MemberCopy
+from services.claims.queries import ClaimQueries
 from services.claims.repository import ClaimRepository
 from services.claims.settings import ClaimsSettings
 from services.claims.status_projection import ClaimStatusProjection
@@ -21,11 +22,10 @@ def build_app(settings: ClaimsSettings | None = None) -> tuple[FastAPI, ServiceR
     runtime = ServiceRuntime(settings)
     app = create_service_app(runtime, "Claims", [api.router])
     repository = ClaimRepository(runtime.store)
-    members = MemberCopy(runtime.db)
+    members = MemberCopy(runtime.db, settings)
     status = ClaimStatusProjection(runtime.db)
-    app.state.repository = repository
-    app.state.status = status
     app.state.intake = Intake(repository, members, status, settings.timely_filing_days)
+    app.state.queries = ClaimQueries(repository, status)
 
     async def warm_up() -> None:
         codes.preload()  # the ICD-10-CM tables take seconds to load: not on a request

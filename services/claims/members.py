@@ -1,18 +1,30 @@
 """The claims service's copy of enrollment: what the intake edits need about a member.
 
-Built from membership.events. One document per member, replaced as a whole under the
-stream version it reflects, so redelivered or replayed events change nothing.
+Built from membership.events by the rules of infra/projection.py: one document per
+member carrying the member stream's version it reflects, replaced as a whole in one
+compare-and-set write, so redelivered or replayed events change nothing.
+
+A gap (the event does not follow the copy's version: an event before it was parked
+on the dead-letter topic, or was never published) does not freeze the copy: the
+member's events are refolded from the topic (only that member's partition, only
+that key; payloads that fail their contract are left out, as the live consumer
+left them out) with the same fold, and the copy is marked resynchronised.
 """
 
 from datetime import date
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
+from contracts import topics
 from contracts.envelope import CloudEvent
 from contracts.events.membership import MEMBERSHIP_EVENT_TYPES, MemberEvent
+from contracts.identifiers import normalize_member_id
 from infra.consumer import TransientError
+from infra.projection import VersionedProjection, replay_key
+from infra.settings import PlatformSettings
 from services.claims.domain import CoveragePeriod, MemberFacts
+
+ENROLLED = "member.enrolled"
 
 
 def next_segments(segments: list[dict], event_type: str, data: dict) -> list[dict]:
@@ -35,16 +47,33 @@ def next_segments(segments: list[dict], event_type: str, data: dict) -> list[dic
     return segments
 
 
-class MemberCopy:
-    def __init__(self, db: AsyncDatabase) -> None:
-        self.docs = db["members"]
+def fold_member(doc: dict | None, event_type: str, data: dict, version: int) -> dict | None:
+    """The copy after one event; None when it cannot start from this event (no enrollment yet)."""
+    if doc is None and event_type != ENROLLED:
+        return None
+    member_id = normalize_member_id(data["member_id"])
+    return {
+        "_id": member_id,
+        "date_of_birth": (doc or data)["date_of_birth"],
+        "segments": next_segments(doc["segments"] if doc else [], event_type, data),
+        "version": version,
+    }
+
+
+class MemberCopy(VersionedProjection):
+    event_types = MEMBERSHIP_EVENT_TYPES
+
+    def __init__(self, db: AsyncDatabase, settings: PlatformSettings | None = None) -> None:
+        super().__init__(db["members"])
+        self.settings = settings
 
     async def facts(self, member_id: str) -> MemberFacts | None:
-        doc = await self.docs.find_one({"_id": member_id})
+        """One point read by _id, whether or not the member exists (equal work either way)."""
+        doc = await self.get(normalize_member_id(member_id))
         if doc is None:
             return None
         return MemberFacts(
-            member_id=member_id,
+            member_id=doc["_id"],
             date_of_birth=date.fromisoformat(doc["date_of_birth"]),
             coverage=tuple(
                 CoveragePeriod(date.fromisoformat(s["start"]), date.fromisoformat(s["end"]) if s.get("end") else None)
@@ -52,29 +81,43 @@ class MemberCopy:
             ),
         )
 
-    def subscriptions(self) -> dict:
-        return {event_type: self.apply for event_type in MEMBERSHIP_EVENT_TYPES}
+    def key(self, payload: MemberEvent, event: CloudEvent) -> str:
+        return normalize_member_id(payload.member_id)
 
-    async def apply(self, payload: MemberEvent, event: CloudEvent) -> None:
-        member_id = event.data["member_id"]
-        version = event.aggregateversion or 0
-        doc = await self.docs.find_one({"_id": member_id})
-        if doc is not None and doc["version"] >= version:
-            return  # already reflected
-        if doc is None and event.type != "member.enrolled":
+    async def evolve(self, current: dict | None, payload: MemberEvent, event: CloudEvent) -> dict | None:
+        view = fold_member(current, event.type, event.data, event.aggregateversion or 0)
+        if view is None:
             raise TransientError("membership event before the member's enrollment")
-        if doc is not None and doc["version"] != version - 1:
+        return view
+
+    async def on_gap(self, current: dict | None, payload: MemberEvent, event: CloudEvent) -> dict | None:
+        if self.settings is None:
             raise TransientError("membership events out of order")
-        new = {
-            "_id": member_id,
-            "date_of_birth": (doc or event.data)["date_of_birth"],
-            "segments": next_segments(doc["segments"] if doc else [], event.type, event.data),
-            "version": version,
-        }
+        return await self.resynchronise(current, event)
+
+    async def resynchronise(self, current: dict | None, event: CloudEvent) -> dict | None:
+        """Refolds the member from membership.events (keyed by member id) up to now."""
+        key = event.partitionkey or event.data["member_id"]
+        history = await replay_key(self.settings, topics.MEMBERSHIP, key)
+        history.append(event)  # the topic may not show it yet to a new reader: it is valid
+        by_version: dict[int, CloudEvent] = {}
+        for candidate in history:
+            if candidate.type in MEMBERSHIP_EVENT_TYPES and candidate.aggregateversion:
+                by_version.setdefault(candidate.aggregateversion, candidate)
+        doc: dict | None = None
+        skipped: list[int] = []
+        expected = 1
+        for version in sorted(by_version):
+            candidate = by_version[version]
+            folded = fold_member(doc, candidate.type, candidate.data, version)
+            if folded is None:
+                continue  # nothing to start from until the enrollment
+            skipped.extend(range(expected, version))
+            doc, expected = folded, version + 1
         if doc is None:
-            try:
-                await self.docs.insert_one(new)
-            except DuplicateKeyError:
-                pass
-        else:
-            await self.docs.replace_one({"_id": member_id, "version": doc["version"]}, new)
+            raise TransientError("no enrollment for the member on the topic yet")
+        if current is not None and doc["version"] <= current["version"]:
+            return None
+        doc["resynchronised"] = True
+        doc["skipped_versions"] = skipped
+        return doc

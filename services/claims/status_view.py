@@ -8,6 +8,7 @@ projection caught up) all fold the same function, so they cannot disagree.
 from typing import Any
 
 from services.claims.domain import (
+    CLAIM_CLOSURE_RESERVED,
     CLAIM_DENIED,
     CLAIM_PAID,
     CLAIM_PROCESSED,
@@ -64,6 +65,9 @@ def project(view: dict[str, Any] | None, event_type: str, data: dict[str, Any], 
     elif event_type == CLAIM_VOIDED:
         view["status"] = "voided"
         view["timeline"].append({"status": "voided", "at": data["voided_at"], "by_claim_id": data["voided_by_claim_id"]})
+    elif event_type == CLAIM_CLOSURE_RESERVED:
+        # Internal: the status holds until the correction closes the claim.
+        view["reserved_by_claim_id"] = data["by_claim_id"]
     elif event_type == CLAIM_REPLACED:
         view["status"] = "replaced"
         view["timeline"].append(

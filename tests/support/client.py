@@ -49,11 +49,14 @@ class Platform:
         self.admin_id = admin_id
         self.admin_secret = admin_secret
         self._operator: httpx.AsyncClient | None = None
+        self._probe: Organization | None = None
 
     async def close(self) -> None:
         await self.http.aclose()
         if self._operator:
             await self._operator.aclose()
+        if self._probe:
+            await self._probe.client.aclose()
 
     async def token(self, client_id: str, client_secret: str) -> str:
         response = await self.http.post(
@@ -87,7 +90,8 @@ class Platform:
         return Organization(body["organization_id"], body["client_id"], body["client_secret"], numbers, tin, client)
 
     async def new_member(self, plan_id: str = "silver-hmo-2026", dob: str = "1980-02-03",
-                         coverage_start: str = "2026-01-01", coverage_end: str | None = None) -> dict:
+                         coverage_start: str = "2026-01-01", coverage_end: str | None = None,
+                         wait_for_claims: bool = True) -> dict:
         operator = await self.operator()
         body = {"first_name": "Test", "last_name": "Patient", "date_of_birth": dob, "gender": "female",
                 "plan_id": plan_id, "coverage_start": coverage_start}
@@ -95,7 +99,28 @@ class Platform:
             body["coverage_end"] = coverage_end
         response = await operator.post("/v1/admin/members", json=body)
         assert response.status_code == 201, response.text
-        return response.json()
+        member = response.json()
+        if wait_for_claims:
+            await self.wait_until_claims_know(member)
+        return member
+
+    async def wait_until_claims_know(self, member: dict, timeout: float = 30.0) -> None:
+        """Claims edits read the claims service's own copy of enrollment, fed from
+        membership.events: wait until it has the member (validate stops answering
+        member_not_found) rather than race the copy with a claim."""
+        if self._probe is None:
+            self._probe = await self.new_organization()
+        body = claim_body(self._probe, member, dos=max(date.fromisoformat(member["coverage_start"]),
+                                                        date.today() - timedelta(days=7)).isoformat())
+
+        async def known() -> bool:
+            response = await self._probe.client.post("/v1/claims/validate", json=body)
+            if response.status_code == 200:
+                return True
+            errors = response.json().get("errors") or []
+            return response.status_code == 422 and all(e["code"] != "member_not_found" for e in errors)
+
+        await eventually(known, timeout=timeout, what="the claims service to know the new member")
 
 
 def claim_body(org: Organization, member: dict, *, lines: list[dict] | None = None, dos: str | None = None) -> dict:

@@ -4,6 +4,7 @@ from .claim import Claim, ClaimError, ClaimStatus, DecisionMismatch, InvalidTran
 from .context import CoveragePeriod, EditContext, MemberFacts
 from .edits import validate_claim
 from .events import (
+    CLAIM_CLOSURE_RESERVED,
     CLAIM_DENIED,
     CLAIM_PAID,
     CLAIM_PROCESSED,
@@ -12,6 +13,7 @@ from .events import (
     CLAIM_VOIDED,
     AdjudicationDecision,
     ClaimAdjudicated,
+    ClaimClosureReserved,
     ClaimEvent,
     ClaimPaid,
     ClaimReceived,
@@ -23,6 +25,7 @@ from .problems import Problem, problems_from_validation_errors
 from .submission import BillingProvider, ClaimLine, ClaimSubmission
 
 __all__ = [
+    "CLAIM_CLOSURE_RESERVED",
     "CLAIM_DENIED",
     "CLAIM_PAID",
     "CLAIM_PROCESSED",
@@ -33,6 +36,7 @@ __all__ = [
     "BillingProvider",
     "Claim",
     "ClaimAdjudicated",
+    "ClaimClosureReserved",
     "ClaimError",
     "ClaimEvent",
     "ClaimLine",

@@ -20,6 +20,7 @@ from contracts.events.claims import ClaimStatus
 from refdata import codes
 
 from .events import (
+    CLAIM_CLOSURE_RESERVED,
     CLAIM_DENIED,
     CLAIM_PAID,
     CLAIM_PROCESSED,
@@ -29,6 +30,7 @@ from .events import (
     AdjudicationDecision,
     BillingProvider,
     ClaimAdjudicated,
+    ClaimClosureReserved,
     ClaimEvent,
     ClaimPaid,
     ClaimReceived,
@@ -75,6 +77,8 @@ class Claim:
         self.adjudication_ids: set[str] = set()
         self.payment: ClaimPaid | None = None
         self.closed_by_claim_id: str | None = None
+        self.reserved_by_claim_id: str | None = None
+        """A correction (7 or 8) that reserved this claim and will close it."""
         self.timeline: list[TimelineEntry] = []
 
     # ----------------------------------------------------------- rebuilding
@@ -124,6 +128,10 @@ class Claim:
         replaced = ClaimReplaced.model_validate(data)
         self.closed_by_claim_id = replaced.replaced_by_claim_id
         self._enter(ClaimStatus.REPLACED, replaced.replaced_at)
+
+    def _on_closure_reserved(self, data: Mapping[str, Any]) -> None:
+        # Not a status: the claim stays what it was (and payable) until it is closed.
+        self.reserved_by_claim_id = ClaimClosureReserved.model_validate(data).by_claim_id
 
     def _enter(self, status: ClaimStatus, at: datetime, reason_codes: tuple[str, ...] = ()) -> None:
         self.status = status
@@ -234,11 +242,36 @@ class Claim:
             )
         return [self._next(CLAIM_PAID, payload)]
 
+    def reserve_closure(self, *, by_claim_id: str, frequency_code: str, at: datetime) -> list[ClaimEvent]:
+        """claim.closure_reserved: the first step of a replacement (7) or void (8).
+
+        Exactly one correction can hold the reservation; the same one asking again
+        (a replay) gets no new event, another one is refused as the claim were closed.
+        """
+        if frequency_code not in ("7", "8"):
+            raise ValueError("only a replacement (7) or a void (8) closes a claim")
+        if self.closed_by_claim_id == by_claim_id or self.reserved_by_claim_id == by_claim_id:
+            return []
+        self._require_open("corrected")
+        if self.reserved_by_claim_id is not None:
+            raise InvalidTransition("the claim is already being replaced or voided by another claim")
+        payload = ClaimClosureReserved(
+            claim_id=self.claim_id, by_claim_id=by_claim_id, frequency_code=frequency_code, reserved_at=_utc(at)
+        )
+        return [self._next(CLAIM_CLOSURE_RESERVED, payload)]
+
+    def is_closable_by(self, claim_id: str | None) -> bool:
+        """Open, and not reserved by a correction other than `claim_id`."""
+        if self.status is None or self.status in _CLOSED:
+            return False
+        return self.reserved_by_claim_id is None or self.reserved_by_claim_id == claim_id
+
     def void(self, *, voided_by_claim_id: str, voided_at: datetime) -> list[ClaimEvent]:
         """claim.voided when a frequency-8 claim naming this one is accepted."""
         if self.status is ClaimStatus.VOIDED and self.closed_by_claim_id == voided_by_claim_id:
             return []
         self._require_open("voided")
+        self._require_not_reserved_by_another(voided_by_claim_id)
         payload = ClaimVoided(claim_id=self.claim_id, voided_by_claim_id=voided_by_claim_id, voided_at=_utc(voided_at))
         return [self._next(CLAIM_VOIDED, payload)]
 
@@ -247,6 +280,7 @@ class Claim:
         if self.status is ClaimStatus.REPLACED and self.closed_by_claim_id == replaced_by_claim_id:
             return []
         self._require_open("replaced")
+        self._require_not_reserved_by_another(replaced_by_claim_id)
         payload = ClaimReplaced(
             claim_id=self.claim_id, replaced_by_claim_id=replaced_by_claim_id, replaced_at=_utc(replaced_at)
         )
@@ -255,6 +289,10 @@ class Claim:
     def _require_open(self, what: str) -> None:
         if self.status is None or self.status in _CLOSED:
             raise InvalidTransition(f"a {self.status} claim cannot be {what}")
+
+    def _require_not_reserved_by_another(self, by_claim_id: str) -> None:
+        if self.reserved_by_claim_id is not None and self.reserved_by_claim_id != by_claim_id:
+            raise InvalidTransition("the claim is reserved by another replacement or void")
 
 
 def _utc(at: datetime) -> datetime:
@@ -271,4 +309,5 @@ _HANDLERS: dict[str, Callable[[Claim, Mapping[str, Any]], None]] = {
     CLAIM_PAID: Claim._on_paid,
     CLAIM_VOIDED: Claim._on_voided,
     CLAIM_REPLACED: Claim._on_replaced,
+    CLAIM_CLOSURE_RESERVED: Claim._on_closure_reserved,
 }

@@ -39,7 +39,8 @@ class EditContext:
     organization_tin: str
     timely_filing_days: int = DEFAULT_TIMELY_FILING_DAYS
     member: MemberFacts | None = None
-    """None means the member is not known here yet (enrollment events may lag):
-    member edits are then skipped rather than failed."""
+    """None: no member with the claim's id (the claim is refused as member_not_found,
+    exactly as for a birth-date mismatch). Callers that just enrolled someone wait
+    until the claims service's copy has them."""
     duplicate_of_claim_id: str | None = None
     """An already accepted claim with the same claim_fingerprint, if the caller found one."""

@@ -100,16 +100,17 @@ def diagnosis_code_edit(claim: ClaimSubmission, context: EditContext) -> Iterato
             seen[dotted] = index
 
 
+MEMBER_NOT_FOUND = Problem("member_id", "member_not_found", "No member with this id and date of birth.")
+"""One answer for an unknown member id and for a known id with another birth date: the
+edits must not tell a caller which member ids exist."""
+
+
 def patient_edit(claim: ClaimSubmission, context: EditContext) -> Iterator[Problem]:
     if claim.patient_date_of_birth > context.today:
         yield Problem("patient_date_of_birth", "future_date_of_birth", "the date of birth is in the future")
     member = context.member
-    if member is not None and member.date_of_birth != claim.patient_date_of_birth:
-        yield Problem(
-            "patient_date_of_birth",
-            "date_of_birth_mismatch",
-            "the date of birth does not match the member's record",
-        )
+    if member is None or member.date_of_birth != claim.patient_date_of_birth:
+        yield MEMBER_NOT_FOUND
 
 
 def duplicate_claim_edit(claim: ClaimSubmission, context: EditContext) -> Iterator[Problem]:

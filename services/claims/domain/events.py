@@ -14,6 +14,7 @@ from typing import Any
 from contracts.adjudicated import AdjudicatedLine, Adjustment, Totals  # noqa: F401 - re-exported
 from contracts.events.adjudication import AdjudicationDecision  # noqa: F401 - re-exported
 from contracts.events.claims import (  # noqa: F401 - re-exported: the claim's events are its contract
+    CLAIM_CLOSURE_RESERVED,
     CLAIM_DENIED,
     CLAIM_PAID,
     CLAIM_PROCESSED,
@@ -22,6 +23,7 @@ from contracts.events.claims import (  # noqa: F401 - re-exported: the claim's e
     CLAIM_VOIDED,
     BillingProvider,
     ClaimAdjudicated,
+    ClaimClosureReserved,
     ClaimPaid,
     ClaimReceived,
     ClaimReplaced,

@@ -12,13 +12,15 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from contracts.events.claims import FrequencyCode
+from contracts.identifiers import normalize_member_id
 from contracts.money import PositiveMoney
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII digits only: `\d` also matches other scripts' digits, which int() accepts.
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _iso_date_only(value: Any) -> Any:
@@ -34,6 +36,13 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=10)]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+MemberId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), AfterValidator(normalize_member_id)
+]
+"""Normalised here, so every edit, fingerprint and stored event sees one spelling of the member."""
+DiagnosisPointer = Annotated[int, Field(strict=True, ge=-99, le=99)]
+"""Bounded for shape only (a 23-digit integer cannot even be serialised); whether it
+points into diagnosis_codes is the diagnosis_pointer edit's business."""
 
 
 class _Strict(BaseModel):
@@ -53,7 +62,7 @@ class ClaimLine(_Strict):
     date_of_service: IsoDate
     place_of_service: Code
     diagnosis_pointers: Annotated[
-        list[Annotated[int, Field(strict=True)]], Field(min_length=1, max_length=4)
+        list[DiagnosisPointer], Field(min_length=1, max_length=4)
     ]
     """1-based positions in the claim's diagnosis_codes."""
 
@@ -61,7 +70,7 @@ class ClaimLine(_Strict):
 class ClaimSubmission(_Strict):
     frequency_code: FrequencyCode
     original_claim_id: Text | None = None
-    member_id: Text
+    member_id: MemberId
     patient_date_of_birth: IsoDate
     billing_provider: BillingProvider
     rendering_provider_npi: Identifier

@@ -302,3 +302,51 @@ def test_full_history_rebuilds_the_same_state():
     assert rebuilt.status is claim.status is ClaimStatus.PAID
     assert rebuilt.timeline == claim.timeline
     assert [t.status for t in rebuilt.timeline] == ["received", "processed", "paid"]
+
+
+# ------------------------------------------------- corrections reserve first
+
+
+def _apply(claim, events):
+    for event in events:
+        claim.apply(event)
+    return claim
+
+
+def test_a_correction_reserves_the_original_and_the_status_holds():
+    claim = received_claim()
+    (event,) = claim.reserve_closure(by_claim_id="C-NEW", frequency_code="7", at=ADJUDICATED_AT)
+    assert event.type == "claim.closure_reserved" and event.version == 2
+    _apply(claim, [event])
+    assert claim.status is ClaimStatus.RECEIVED  # still payable until closed
+    assert claim.reserved_by_claim_id == "C-NEW"
+    assert claim.is_closable_by("C-NEW") and not claim.is_closable_by("C-OTHER")
+
+
+def test_the_same_correction_reserving_again_is_a_no_op_and_another_is_refused():
+    claim = _apply(received_claim(), received_claim().reserve_closure(by_claim_id="C-NEW", frequency_code="8",
+                                                                      at=ADJUDICATED_AT))
+    assert claim.reserve_closure(by_claim_id="C-NEW", frequency_code="8", at=ADJUDICATED_AT) == []
+    with pytest.raises(InvalidTransition):
+        claim.reserve_closure(by_claim_id="C-OTHER", frequency_code="7", at=ADJUDICATED_AT)
+    with pytest.raises(InvalidTransition):
+        claim.void(voided_by_claim_id="C-OTHER", voided_at=ADJUDICATED_AT)
+
+
+def test_the_reserving_correction_closes_the_claim_once_and_then_nothing_reserves_it():
+    claim = received_claim()
+    _apply(claim, claim.reserve_closure(by_claim_id="C-NEW", frequency_code="7", at=ADJUDICATED_AT))
+    _apply(claim, claim.replace(replaced_by_claim_id="C-NEW", replaced_at=ADJUDICATED_AT))
+    assert claim.status is ClaimStatus.REPLACED
+    assert claim.replace(replaced_by_claim_id="C-NEW", replaced_at=ADJUDICATED_AT) == []
+    assert claim.reserve_closure(by_claim_id="C-NEW", frequency_code="7", at=ADJUDICATED_AT) == []
+    with pytest.raises(InvalidTransition):
+        claim.reserve_closure(by_claim_id="C-OTHER", frequency_code="7", at=ADJUDICATED_AT)
+    assert not claim.is_closable_by("C-OTHER")
+
+
+def test_a_decision_still_applies_to_a_reserved_claim():
+    claim = received_claim()
+    _apply(claim, claim.reserve_closure(by_claim_id="C-NEW", frequency_code="7", at=ADJUDICATED_AT))
+    (event,) = claim.apply_decision(decision())
+    assert event.type == CLAIM_PROCESSED and event.version == 3

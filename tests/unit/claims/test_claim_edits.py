@@ -25,8 +25,23 @@ def test_the_clean_claim_passes_every_edit():
     assert validate_claim(claim_with(), CONTEXT) == []
 
 
-def test_the_clean_claim_passes_without_a_known_member():
-    assert validate_claim(claim_with(), context(member=None)) == []
+ALWAYS_COVERED = MemberFacts("M-0001", MEMBER_DOB, (CoveragePeriod(date(1900, 1, 1)),))
+"""Isolates the date edits from the coverage edit."""
+
+
+def test_an_unknown_member_and_a_birth_date_mismatch_get_the_same_answer():
+    # The edits must not tell a caller which member ids exist.
+    unknown = validate_claim(claim_with(), context(member=None))
+    mismatch = validate_claim(claim_with(patient_date_of_birth="1980-05-02"), CONTEXT)
+    assert unknown == mismatch
+    assert [(p.loc, p.code, p.message) for p in unknown] == [
+        ("member_id", "member_not_found", "No member with this id and date of birth.")
+    ]
+
+
+def test_member_ids_are_normalised_by_the_request_model():
+    assert claim_with(member_id="  m-0001 ").member_id == "M-0001"
+    assert validate_claim(claim_with(member_id="m-0001"), CONTEXT) == []
 
 
 def _day(days_before_today: int) -> str:
@@ -67,10 +82,11 @@ CASES = [
     ("date of birth in the future", dict(patient_date_of_birth=(TODAY + timedelta(days=1)).isoformat()),
      {"member": None},
      [("patient_date_of_birth", "future_date_of_birth"),
+      ("member_id", "member_not_found"),
       ("lines[0].date_of_service", "date_of_service_before_birth"),
       ("lines[1].date_of_service", "date_of_service_before_birth")]),
     ("date of birth does not match the member", dict(patient_date_of_birth="1980-05-02"), {},
-     [("patient_date_of_birth", "date_of_birth_mismatch")]),
+     [("member_id", "member_not_found")]),
     ("member not covered on the date of service", {},
      {"member": MemberFacts("M-0001", MEMBER_DOB, (CoveragePeriod(date(2025, 1, 1), date(2026, 2, 28)),))},
      [("lines[0].date_of_service", "member_not_covered"), ("lines[1].date_of_service", "member_not_covered")]),
@@ -101,12 +117,12 @@ CASES = [
     # --- lines: dates
     ("service tomorrow", dict(lines={1: {"date_of_service": (TODAY + timedelta(days=1)).isoformat()}}), {},
      [("lines[1].date_of_service", "future_date_of_service")]),
-    ("filed one day too late", dict(lines={0: {"date_of_service": _day(366)}}), {"member": None},
+    ("filed one day too late", dict(lines={0: {"date_of_service": _day(366)}}), {"member": ALWAYS_COVERED},
      [("lines[0].date_of_service", "timely_filing_expired")]),
     ("shorter filing limit of the plan", dict(lines={0: {"date_of_service": _day(91)}}),
-     {"timely_filing_days": 90, "member": None},
+     {"timely_filing_days": 90, "member": ALWAYS_COVERED},
      [("lines[0].date_of_service", "timely_filing_expired")]),
-    ("service before the patient was born", dict(lines={0: {"date_of_service": "1980-04-30"}}), {"member": None},
+    ("service before the patient was born", dict(lines={0: {"date_of_service": "1980-04-30"}}), {"member": ALWAYS_COVERED},
      [("lines[0].date_of_service", "timely_filing_expired"),
       ("lines[0].date_of_service", "date_of_service_before_birth")]),
     # --- duplicates
@@ -141,7 +157,7 @@ def _problems_of_edit(edit):
     ("days_ago", "late"), [(0, False), (364, False), (365, False), (366, True)]
 )
 def test_timely_filing_boundary(days_ago, late):
-    problems = found(claim_with(lines={0: {"date_of_service": _day(days_ago)}}), context(member=None))
+    problems = found(claim_with(lines={0: {"date_of_service": _day(days_ago)}}), context(member=ALWAYS_COVERED))
     assert (("lines[0].date_of_service", "timely_filing_expired") in problems) is late
 
 
@@ -159,15 +175,17 @@ def test_a_later_coverage_period_covers():
     assert found(claim_with(), context(member=member)) == []
 
 
-def test_unknown_member_skips_member_edits():
+def test_an_unknown_member_is_refused_and_no_coverage_is_assessed():
     claim = claim_with(patient_date_of_birth="1990-01-01")
-    assert found(claim, context(member=None)) == []
+    assert found(claim, context(member=None)) == [("member_id", "member_not_found")]
 
 
 def test_coverage_is_not_disclosed_for_a_mismatched_date_of_birth():
     uncovered = MemberFacts("M-0001", MEMBER_DOB, ())
     claim = claim_with(patient_date_of_birth="1990-01-01")
-    assert found(claim, context(member=uncovered)) == [("patient_date_of_birth", "date_of_birth_mismatch")]
+    assert found(claim, context(member=uncovered)) == found(claim, context(member=None)) == [
+        ("member_id", "member_not_found")
+    ]
 
 
 def test_messages_do_not_reveal_the_members_record():

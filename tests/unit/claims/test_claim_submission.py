@@ -108,3 +108,37 @@ def test_fastapi_body_prefix_is_dropped_from_loc():
     (problem,) = problems_from_validation_errors(errors)
     assert (problem.loc, problem.code, problem.message) == ("lines[2].diagnosis_pointers[0]", "int_type", "bad")
     assert problem.as_dict() == {"loc": "lines[2].diagnosis_pointers[0]", "code": "int_type", "message": "bad"}
+
+
+def test_every_number_and_string_is_bounded():
+    from pydantic import ValidationError
+
+    from services.claims.domain import ClaimSubmission
+
+    for mutate, loc in [
+        (lambda b: b["lines"][0].update(diagnosis_pointers=[10**22]), ("lines", 0, "diagnosis_pointers", 0)),
+        (lambda b: b.update(prior_authorization_id="A" * 65), ("prior_authorization_id",)),
+        (lambda b: b.update(member_id="M" * 33), ("member_id",)),
+        (lambda b: b["lines"][0].update(modifiers=["25"] * 5), ("lines", 0, "modifiers")),
+        (lambda b: b["lines"][0].update(units=10**22), ("lines", 0, "units")),
+    ]:
+        raw = body()
+        mutate(raw)
+        with pytest.raises(ValidationError) as error:
+            ClaimSubmission.model_validate(raw)
+        assert loc in [e["loc"] for e in error.value.errors()]
+
+
+def test_a_member_id_is_normalised():
+    from services.claims.domain import ClaimSubmission
+
+    assert ClaimSubmission.model_validate(body(member_id=" m0123456789 ")).member_id == "M0123456789"
+
+
+def test_dates_take_ascii_digits_only():
+    from pydantic import ValidationError
+
+    from services.claims.domain import ClaimSubmission
+
+    with pytest.raises(ValidationError):
+        ClaimSubmission.model_validate(body(patient_date_of_birth="١٩٨٠-٠٢-٠٣"))

@@ -131,3 +131,13 @@ def test_tin_normalisation():
 def test_preload_loads_every_code_set():
     codes.preload()
     assert codes.is_known_place_of_service("11") and codes.is_known_procedure_code("99213")
+
+
+@pytest.mark.parametrize("digits", ["٠١٢٣٤٥٦٧٨٩", "０１２３４５６７８９", "০১২৩৪৫৬৭৮৯"])
+def test_identifiers_take_ascii_digits_only(digits):
+    foreign = str.maketrans("0123456789", digits)
+    assert codes.is_valid_npi("1234567893")
+    assert not codes.is_npi_format("1234567893".translate(foreign))
+    assert not codes.is_valid_npi("1234567893".translate(foreign))
+    assert not codes.is_valid_tin("123456789".translate(foreign))
+    assert not codes.is_procedure_code_format("99213".translate(foreign))
