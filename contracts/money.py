@@ -14,8 +14,8 @@ from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 CENT = Decimal("0.01")
-_MONEY_TEXT = re.compile(r"\d{1,9}(\.\d{1,2})?")
-_SIGNED_MONEY_TEXT = re.compile(r"-?\d{1,9}(\.\d{1,2})?")
+_MONEY_TEXT = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")
+_SIGNED_MONEY_TEXT = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,2})?")
 
 
 def to_cents(amount: Decimal) -> Decimal:
