@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -23,6 +24,92 @@ _TITLES = {
     500: "Internal error",
     503: "Service unavailable",
 }
+
+# A machine-readable code for every problem, also for those raised without one
+# (FastAPI's own 404/405, a body parse error).
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ProblemError(BaseModel):
+    """One failed check of the request: where, which rule, and what it means."""
+
+    loc: str = Field(description='Where: a body field as written in the request ("lines[0].units"), or "query.limit", "header.idempotency-key", ...')
+    code: str = Field(description="The rule that failed (missing, int_parsing, invalid_npi, ...).")
+    message: str
+
+
+class ProblemDocument(BaseModel):
+    """The body of every error response: RFC 9457 problem details."""
+
+    model_config = ConfigDict(title="Problem", extra="allow")
+
+    type: str = Field(description="A URI naming the kind of problem.")
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="A machine-readable code of the problem (not_found, validation, idempotency_conflict, ...).")
+    instance: str | None = Field(default=None, description="The path of the request.")
+    errors: list[ProblemError] | None = Field(default=None, description="Every failed check, for 422 and 400 problems.")
+
+
+# What each documented status means on any route (routes may raise more specific details).
+PROBLEM_DESCRIPTIONS = {
+    400: "The request could not be read (e.g. a malformed form or multipart body, an unsupported grant type).",
+    401: "No bearer token, or one that is invalid or expired.",
+    403: "The token's role may not use this operation.",
+    404: "No such resource, or one the caller's organisation may not see.",
+    409: "The Idempotency-Key was already used with a different body, or the resource changed meanwhile.",
+    413: "The request body is larger than the service accepts.",
+    422: "The request failed validation; every failure is listed in errors.",
+    500: "An unexpected error; it has been logged (without the request's data).",
+}
+
+
+def document_problems(schema: dict[str, Any], statuses_by_operation: dict[tuple[str, str], set[int]]) -> dict[str, Any]:
+    """Document problem+json responses in an OpenAPI document, in place.
+
+    statuses_by_operation maps (path, method) to the problem statuses the operation
+    can answer with. FastAPI's application/json 422 (HTTPValidationError) is replaced
+    by the problem the handlers really send.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    definitions = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(definitions.pop("$defs", {}))
+    components["Problem"] = definitions
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            statuses = statuses_by_operation.get((path, method))
+            if statuses is None:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status in sorted(statuses):
+                existing = responses.get(str(status), {})
+                if "application/problem+json" in existing.get("content", {}):
+                    continue
+                responses[str(status)] = {
+                    "description": PROBLEM_DESCRIPTIONS.get(status, _TITLES.get(status, "Error")),
+                    "content": {PROBLEM_JSON: {"schema": ref}},
+                }
+    # FastAPI's validation error models are referenced by nothing now.
+    text = repr(schema.get("paths"))
+    for name in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{name}'" not in text:
+            components.pop(name, None)
+    return schema
 
 
 class Problem(Exception):
@@ -59,6 +146,7 @@ def problem_response(
         "title": _TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
+        "code": code or _CODES.get(status, "error"),
     }
     if instance:
         body["instance"] = instance
