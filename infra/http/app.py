@@ -84,9 +84,11 @@ def problem_statuses(route: APIRoute) -> set[int]:
     """The problem+json statuses a route can answer with, read from what it depends on.
 
     401 when it needs a token; 403 when a role check sits on top of that; 404 when a
-    path parameter names a resource; 409 when it takes an Idempotency-Key; 413 and
-    400 when it reads a body (400: form and multipart parsing); 422 when it has any
-    input; 500 always. A route that raises something else documents it itself.
+    path parameter names a resource; 409 when it takes an Idempotency-Key; 400 and
+    413 when it reads a body (400: a body that cannot be parsed at all, such as JSON
+    that is not UTF-8 or a broken multipart body); 422 when it has any input; 500
+    always. A route that raises something else documents it itself (FastAPI's
+    `responses=`), which this keeps.
     """
     statuses = {500}
     nodes = list(_walk(route.dependant))
@@ -100,11 +102,8 @@ def problem_statuses(route: APIRoute) -> set[int]:
     headers = [f.alias.lower() for d in nodes for f in d.header_params]
     if "idempotency-key" in headers or "idempotency_key" in headers:
         statuses.add(409)
-    bodies = [f for d in nodes for f in d.body_params]
-    if bodies:
-        statuses.add(413)
-        if route.body_field is not None and type(route.body_field.field_info).__name__ in ("Form", "File"):
-            statuses.add(400)
+    if any(d.body_params for d in nodes):
+        statuses |= {400, 413}
     if any(d.path_params or d.query_params or d.header_params or d.cookie_params or d.body_params for d in nodes):
         statuses.add(422)
     return statuses

@@ -67,7 +67,7 @@ class ProblemDocument(BaseModel):
 
 # What each documented status means on any route (routes may raise more specific details).
 PROBLEM_DESCRIPTIONS = {
-    400: "The request could not be read (e.g. a malformed form or multipart body, an unsupported grant type).",
+    400: "The body could not be parsed at all (e.g. JSON that is not UTF-8, a broken form or multipart body).",
     401: "No bearer token, or one that is invalid or expired.",
     403: "The token's role may not use this operation.",
     404: "No such resource, or one the caller's organisation may not see.",
@@ -96,12 +96,16 @@ def document_problems(schema: dict[str, Any], statuses_by_operation: dict[tuple[
             if statuses is None:
                 continue
             responses = operation.setdefault("responses", {})
-            for status in sorted(statuses):
+            # Errors a route declares itself are problems too, whatever FastAPI assumed.
+            declared = {int(code) for code in responses if code.isdigit() and int(code) >= 400}
+            for status in sorted(statuses | declared):
                 existing = responses.get(str(status), {})
-                if "application/problem+json" in existing.get("content", {}):
+                if PROBLEM_JSON in existing.get("content", {}):
                     continue
+                default = PROBLEM_DESCRIPTIONS.get(status, _TITLES.get(status, "Error"))
+                own = existing.get("description")
                 responses[str(status)] = {
-                    "description": PROBLEM_DESCRIPTIONS.get(status, _TITLES.get(status, "Error")),
+                    "description": own if own and status != 422 else default,
                     "content": {PROBLEM_JSON: {"schema": ref}},
                 }
     # FastAPI's validation error models are referenced by nothing now.
@@ -197,5 +201,38 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         import logging
 
-        logging.getLogger("infra.http").error("unhandled error", exc_info=exc)
+        route = getattr(request.scope.get("route"), "path", None) or "unmatched"
+        logging.getLogger("infra.http").error(
+            "unhandled error at %s", error_location(exc), exc_info=exc,
+            extra={"method": request.method, "route": route},
+        )  # fmt: skip
         return problem_response(500, "An unexpected error occurred; it has been logged.", instance=request.url.path)
+
+
+def error_location(exc: BaseException) -> str:
+    """Where an exception was raised, as code locations only ("services/x.py:12 in f").
+
+    The logs carry no exception message (it can quote the input), so without this a
+    500 says nothing about where to look. The innermost frame of our own code comes
+    first, then the innermost frame overall when that is in a library.
+    """
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "unknown"
+
+    def short(frame: traceback.FrameSummary) -> str:
+        path = frame.filename.replace("\\", "/")
+        for root in ("/services/", "/infra/", "/contracts/", "/refdata/", "/site-packages/"):
+            if root in path:
+                path = path[path.rindex(root) + 1 :].removeprefix("site-packages/")
+                break
+        return f"{path}:{frame.lineno} in {frame.name}"
+
+    ours = [f for f in frames if any(r in f.filename for r in ("/services/", "/contracts/", "/refdata/"))]
+    ours = ours or [f for f in frames if "/infra/" in f.filename]
+    where = [short(ours[-1])] if ours else []
+    if not ours or frames[-1] is not ours[-1]:
+        where.append(short(frames[-1]))
+    return " <- raised in ".join(reversed(where)) if len(where) > 1 else where[0]

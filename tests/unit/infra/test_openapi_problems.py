@@ -45,7 +45,7 @@ def test_every_operation_documents_its_errors_as_problem_json(service):
             if "{" in path:
                 assert "404" in errors, where
             if op.get("requestBody"):
-                assert {"413", "422"} <= set(errors), where
+                assert {"400", "413", "422"} <= set(errors), where
 
 
 def test_routes_document_what_their_dependencies_can_answer():
@@ -62,3 +62,29 @@ def test_routes_document_what_their_dependencies_can_answer():
 def test_every_problem_body_carries_a_code():
     assert problem_response(404, "No such claim.", code="not_found").body.count(b'"code":"not_found"') == 1
     assert b'"code":"method_not_allowed"' in problem_response(405, "Method not allowed").body
+
+
+async def test_an_unhandled_error_is_logged_with_its_code_location_but_not_its_message(caplog):
+    import logging
+
+    import httpx
+    from fastapi import FastAPI
+
+    from infra.http.problems import install_problem_handlers
+
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/boom/{member_id}")
+    async def boom(member_id: str) -> dict:
+        raise ValueError(f"bad member {member_id}")
+
+    with caplog.at_level(logging.ERROR, logger="infra.http"):
+        transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            response = await client.get("/boom/M123456")
+    assert response.status_code == 500 and response.headers["content-type"] == "application/problem+json"
+    (record,) = [r for r in caplog.records if r.name == "infra.http"]
+    message = record.getMessage()
+    assert "test_openapi_problems.py:" in message and "in boom" in message
+    assert "M123456" not in message and record.route == "/boom/{member_id}"
