@@ -663,9 +663,18 @@ class LocalStack:
         return self._spawn(name, argv, port, env, cwd)
 
     def exit_code(self, name: str) -> int | None:
-        """Exit status of a child of this object that has exited (negative: killed by that signal)."""
+        """Exit status of a child of this object that has exited (negative: killed by that signal).
+
+        Reaps it: /proc shows a multi-threaded process (a JVM) as a zombie while its
+        other threads are still exiting, before waitpid() can collect it; waiting here
+        also makes sure its ports are released before it is launched again.
+        """
         child = self._children.get(name)
-        return None if child is None else child.poll()
+        if child is None:
+            return None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return child.wait(timeout=10)
+        return child.poll()
 
     def probe(self, name: str) -> bool:
         """One readiness probe of a running component, the same one start_all() waits for."""
