@@ -12,6 +12,11 @@ STACK_HOME:
     <STACK_HOME>/logs/<name>.log  stdout+stderr of every process
     <STACK_HOME>/run/<name>.pid   JSON record of every process we started
 
+Which services exist, their modules, ports and routes come from deploy/services.toml
+(deploy/service_registry.py). `run` supervises what it started: it restarts a
+process that dies, with backoff, and gives up on one that keeps dying; `stop` from
+another shell ends a `run` too.
+
 Standard library only: `make` calls it with whatever python3 is on the PATH and
 pytest fixtures import it (tests put deploy/local on sys.path).
 

@@ -164,6 +164,8 @@ def validation_errors(raw: list[dict[str, Any]]) -> list[dict[str, str]]:
     out = []
     for err in raw:
         loc = [str(p) for p in err.get("loc", ())]
+        if err.get("type") == "json_invalid":
+            loc = loc[:1]  # its second part is a character offset, not a field: "[1]" misleads
         if loc and loc[0] in ("body", "query", "path", "header"):
             where, rest = loc[0], loc[1:]
         else:
