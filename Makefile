@@ -6,13 +6,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  := $(PY) deploy/local/stack.py
 
-.PHONY: help install provision run start stop status reset test unit integration bench contracts lint-contracts clean
+.PHONY: help install provision run start stop status reset test unit integration bench fuzz contracts lint-contracts clean
 
 help:
 	@echo "make run        start Kafka, FerretDB and every service; Ctrl-C stops them"
 	@echo "make test       install, provision, run unit + integration tests (starts and stops its own servers)"
 	@echo "make bench      throughput / latency numbers against the local stack"
-	@echo "make stop       stop whatever 'make start' or an interrupted run left running"
+	@echo "make stop       stop the stack, a 'make run' in another shell included"
+	@echo "make fuzz       schemathesis over /openapi.json of a running stack (make run), as provider and operator"
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +53,11 @@ integration: provision
 
 bench: provision
 	$(PY) -m bench
+
+# Against the stack that `make run` (or `make start`) serves; FUZZ_ARGS adds options
+# such as --max-examples 100 or --seed 1.
+fuzz: install
+	$(PY) -m tests.support.fuzz --logs $${STACK_HOME:-.local}/logs $(FUZZ_ARGS)
 
 contracts: install
 	$(PY) -m contracts.generate

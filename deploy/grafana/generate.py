@@ -28,8 +28,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "dashboards"
+sys.path.insert(0, str(HERE.parent))
 
-SERVICES = ["identity", "eligibility", "claims", "authorizations", "notifications", "adjudication"]
+import service_registry  # noqa: E402  (deploy/service_registry.py, standard library only)
+
+# The services that exist (deploy/services.toml): a planned one has no metrics to show yet.
+SERVICES = [s.name for s in service_registry.existing()]
 DS = {"type": "prometheus", "uid": "${datasource}"}
 RATE = "$__rate_interval"
 

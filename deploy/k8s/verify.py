@@ -3,8 +3,10 @@
     .venv/bin/python deploy/k8s/verify.py
 
 Needs `kustomize` or `kubectl` on PATH and PyYAML (in the project's venv); no
-cluster. It checks what a cluster would only reveal at run time: the ingress
-mirrors the local gateway's routes.json, topics match contracts/topics.py and the
+cluster. It checks what a cluster would only reveal at run time: exactly the
+services that deploy/services.toml lists as existing are deployed (a manifest
+naming any other fails), the ingress mirrors the registry's route table (the
+local gateway's) plus api-docs' /openapi.json and /docs, topics match contracts/topics.py and the
 shared settings, no consumer workload can scale past the partition count, every
 process runs locked down with its probes, every reference to a ConfigMap or
 Secret resolves, and the Grafana dashboards are generated and use real metrics.
@@ -28,11 +30,21 @@ REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(REPO / "deploy"))
+
+import service_registry  # noqa: E402
 from contracts import topics as topic_names  # noqa: E402
 
 OVERLAYS = ("local-kind", "production")
-HTTP_SERVICES = {"identity", "eligibility", "claims", "authorizations", "notifications"}
-WORKERS = {"adjudication"}
+REGISTRY = service_registry.load()
+MODULES = {s.name: s.module for s in REGISTRY}
+EXISTING = {s.name for s in REGISTRY if s.exists}
+PLANNED = {s.name for s in REGISTRY if not s.exists}
+HTTP_SERVICES = {s.name for s in REGISTRY if s.exists and s.http_api}
+WORKERS = {s.name for s in REGISTRY if s.exists and not s.http_api}
+# Served by api-docs (the gateway binary), not by a service.
+DOCS_SERVICE = "api-docs"
+DOCS_PATHS = ("/openapi.json", "/docs")
 # Secrets a production cluster must hold before the apply (base/secret-templates/).
 EXTERNAL_SECRETS = {
     "platform-admin": {"PLATFORM_ADMIN_CLIENT_ID", "PLATFORM_ADMIN_CLIENT_SECRET"},
@@ -82,6 +94,15 @@ def verify(overlay: str, docs: list[dict]) -> None:
     partitions = int(platform.get("KAFKA_TOPIC_PARTITIONS", 0))
     replication = int(platform.get("KAFKA_TOPIC_REPLICATION_FACTOR", 0))
 
+    # -- nothing is deployed that does not exist (deploy/services.toml)
+    for d in docs:
+        meta = d["metadata"]
+        named = {meta["name"], (meta.get("labels") or {}).get("app.kubernetes.io/name")}
+        target = ((d.get("spec") or {}).get("scaleTargetRef") or {}).get("name")
+        for name in sorted((named | {target}) & PLANNED):
+            failures.append(f"{where} {d['kind']}/{meta['name']} names {name}, which deploy/services.toml "
+                            "does not list as existing (exists = false)")  # fmt: skip
+
     for d in docs:
         if d["kind"] not in ("Namespace",) and not d["kind"].startswith("Cluster"):
             check(d["metadata"].get("namespace") == "provider-platform",
@@ -96,8 +117,8 @@ def verify(overlay: str, docs: list[dict]) -> None:
               f"{where} local Secrets {sorted(secrets)} != {sorted(EXTERNAL_SECRETS)}")
         available_secrets = {base_name(n): keys for n, keys in secrets.items()} | {n: k for n, k in secrets.items()}
 
-    # -- ingress mirrors the local gateway's table
-    routes = yaml.safe_load((REPO / "deploy" / "local" / "routes.json").read_text())
+    # -- ingress mirrors the local gateway's table (the registry's), plus the docs
+    routes = service_registry.gateway_routes(REGISTRY) + [{"prefix": p, "service": DOCS_SERVICE} for p in DOCS_PATHS]
     ingresses = by_kind(docs, "Ingress")
     check(len(ingresses) == 1, f"{where} expected one Ingress, found {len(ingresses)}")
     services = {d["metadata"]["name"]: d for d in by_kind(docs, "Service")}
@@ -107,7 +128,7 @@ def verify(overlay: str, docs: list[dict]) -> None:
         paths = rules[0]["http"]["paths"]
         got = [(p["path"], p["backend"]["service"]["name"]) for p in paths]
         want = [(r["prefix"], r["service"]) for r in routes]
-        check(sorted(got) == sorted(want), f"{where} Ingress paths differ from routes.json: "
+        check(sorted(got) == sorted(want), f"{where} Ingress paths differ from deploy/services.toml: "
               f"missing {sorted(set(want) - set(got))}, extra {sorted(set(got) - set(want))}")
         for p in paths:
             expected_type = "ImplementationSpecific" if "." in p["path"] else "Prefix"
@@ -162,6 +183,8 @@ def verify(overlay: str, docs: list[dict]) -> None:
         check(job is not None, f"{where} no replica-set init Job")
         if job:
             env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+            grants = (env.get("PLATFORM_SERVICES") or "").split()
+            check(set(grants) == EXISTING, f"{where} init Job PLATFORM_SERVICES {grants} != existing services {sorted(EXISTING)}")
             check(env.get("MONGODB_REPLICAS") == str(members), f"{where} init Job MONGODB_REPLICAS {env.get('MONGODB_REPLICAS')} != {members}")
         check("replicaSet=rs0" in platform.get("MONGODB_OPTIONS", ""), f"{where} MONGODB_OPTIONS lacks replicaSet=rs0")
         if overlay == "production":
@@ -169,15 +192,20 @@ def verify(overlay: str, docs: list[dict]) -> None:
 
     # -- processes
     deployments = {d["metadata"]["name"]: d for d in by_kind(docs, "Deployment")}
-    check(set(deployments) == HTTP_SERVICES | WORKERS, f"{where} Deployments {sorted(deployments)}")
+    check(set(deployments) == HTTP_SERVICES | WORKERS | {DOCS_SERVICE},
+          f"{where} Deployments {sorted(deployments)} != the existing services of deploy/services.toml + {DOCS_SERVICE}")
     hpas = {h["spec"]["scaleTargetRef"]["name"]: h for h in by_kind(docs, "HorizontalPodAutoscaler")}
     pdbs = {p["metadata"]["name"] for p in by_kind(docs, "PodDisruptionBudget")}
+    verify_api_docs(where, deployments.get(DOCS_SERVICE), configmaps, services)
     for name, dep in deployments.items():
+        if name not in EXISTING:
+            continue
         spec = dep["spec"]["template"]["spec"]
         (c,) = spec["containers"]
         label = f"{where} Deployment {name}"
-        check(c["command"] == ["python", "-m", f"services.{name}"], f"{label}: command {c['command']}")
-        check((REPO / "services" / name).is_dir(), f"{label}: services/{name} does not exist")
+        check(c["command"] == ["python", "-m", MODULES[name]], f"{label}: command {c['command']}")
+        main = REPO.joinpath(*MODULES[name].split("."), "__main__.py")
+        check(main.exists(), f"{label}: {main.relative_to(REPO)} does not exist")
         env = {e["name"]: e for e in c.get("env", [])}
         check(env.get("PORT", {}).get("value") == "8000" and env.get("HOST", {}).get("value") == "0.0.0.0",
               f"{label}: PORT=8000 / HOST=0.0.0.0 missing")
@@ -259,6 +287,45 @@ def verify(overlay: str, docs: list[dict]) -> None:
     dash = next((data for name, data in configmaps.items() if name == "provider-platform-grafana-dashboards"), {})
     check({"provider-platform-http.json", "provider-platform-events.json"} <= set(dash),
           f"{where} dashboards ConfigMap incomplete: {sorted(dash)}")
+
+
+def verify_api_docs(where: str, dep: dict | None, configmaps: dict[str, dict], services: dict[str, dict]) -> None:
+    """api-docs runs the gateway over exactly the registry's routes and the existing HTTP services."""
+    import json
+
+    label = f"{where} Deployment {DOCS_SERVICE}"
+    if dep is None:
+        return  # the Deployments check above names it
+    spec = dep["spec"]["template"]["spec"]
+    (c,) = spec["containers"]
+    check(c["image"].split(":")[0].endswith("provider-platform-gateway"), f"{label}: image {c['image']}")
+    args = dict(a.lstrip("-").split("=", 1) for a in c.get("args", []))
+    check(args.get("listen") == "0.0.0.0:8000", f"{label}: -listen {args.get('listen')}")
+    mounts = {m["name"]: m["mountPath"] for m in c.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    config = next((base_name(v["configMap"]["name"]) for v in volumes.values() if "configMap" in v), None)
+    check(config == DOCS_SERVICE, f"{label}: does not mount ConfigMap {DOCS_SERVICE}")
+    data = next((d for n, d in configmaps.items() if base_name(n) == DOCS_SERVICE), {})
+    mount = next((mounts.get(n) for n, v in volumes.items() if "configMap" in v), None)
+    for flag, key in (("routes", "routes.json"), ("upstreams", "upstreams.json")):
+        check(args.get(flag) == f"{mount}/{key}", f"{label}: -{flag} {args.get(flag)} is not {mount}/{key}")
+    try:
+        routes, upstreams = json.loads(data.get("routes.json", "null")), json.loads(data.get("upstreams.json", "null"))
+    except ValueError as exc:
+        check(False, f"{label}: ConfigMap {DOCS_SERVICE} is not JSON: {exc}")
+        return
+    check(routes == service_registry.gateway_routes(REGISTRY),
+          f"{label}: routes.json differs from deploy/services.toml (python deploy/service_registry.py --routes)")
+    want = {n: f"http://{n}:8000" for n in sorted(HTTP_SERVICES)}
+    check(upstreams == want, f"{label}: upstreams.json {upstreams} != {want}")
+    for name in upstreams or {}:
+        check(name in services, f"{label}: upstream {name} has no Service")
+    check(c["readinessProbe"]["httpGet"]["path"] == "/healthz", f"{label}: readiness not /healthz")
+    csc = c.get("securityContext", {})
+    check(spec.get("securityContext", {}).get("runAsNonRoot") is True, f"{label}: not runAsNonRoot")
+    check(csc.get("readOnlyRootFilesystem") is True and csc.get("allowPrivilegeEscalation") is False
+          and csc.get("capabilities", {}).get("drop") == ["ALL"], f"{label}: not locked down")
+    check(DOCS_SERVICE in services, f"{where} no Service {DOCS_SERVICE}")
 
 
 def settings_fields() -> set[str] | None:

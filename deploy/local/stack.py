@@ -12,6 +12,11 @@ STACK_HOME:
     <STACK_HOME>/logs/<name>.log  stdout+stderr of every process
     <STACK_HOME>/run/<name>.pid   JSON record of every process we started
 
+Which services exist, their modules, ports and routes come from deploy/services.toml
+(deploy/service_registry.py). `run` supervises what it started: it restarts a
+process that dies, with backoff, and gives up on one that keeps dying; `stop` from
+another shell ends a `run` too.
+
 Standard library only: `make` calls it with whatever python3 is on the PATH and
 pytest fixtures import it (tests put deploy/local on sys.path).
 
@@ -45,11 +50,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-ROUTES_FILE = HERE / "routes.json"
+sys.path.insert(0, str(HERE.parent))
 
-# Order matters twice: it fixes the default ports (base+1, base+2, ...) and identity
-# must be up first because the other services verify tokens against it.
-SERVICES = ("identity", "eligibility", "claims", "adjudication", "authorizations", "notifications")
+import service_registry  # noqa: E402  (deploy/service_registry.py, standard library only)
+
+# Every registered service, built or planned, in registry order (deploy/services.toml):
+# the order puts identity first (the others verify tokens against it) and each
+# service's port is base + its port_offset.
+REGISTRY = {s.name: s for s in service_registry.load()}
+SERVICES = tuple(REGISTRY)
 GO_PROGRAMS = ("ferretdb", "gateway")
 
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
@@ -369,6 +378,8 @@ class LocalStack:
         self.data_dir = self.home / "data"
         self._kafka_nodes: int | None = None
         self._children: dict[str, subprocess.Popen] = {}
+        # How each process was launched, so the supervisor of `run` can launch it again.
+        self._launches: dict[str, tuple[list[str], int | None, dict[str, str], Path]] = {}
         self.started: list[str] = []  # what this object started, in order (for `run`)
 
     @classmethod
@@ -441,7 +452,7 @@ class LocalStack:
     base_url = gateway_url
 
     def service_port(self, name: str) -> int:
-        return self.service_port_base + 1 + SERVICES.index(name)
+        return self.service_port_base + REGISTRY[name].port_offset
 
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.service_port(name)}"
@@ -451,8 +462,11 @@ class LocalStack:
         return {name: self.service_url(name) for name in SERVICES}
 
     def available_services(self) -> list[str]:
-        """Services that exist yet (some land later in the project)."""
-        return [s for s in SERVICES if (self.repo / "services" / s / "__main__.py").exists()]
+        """Services the registry lists as built and whose __main__ module is there."""
+        return [s for s in SERVICES if REGISTRY[s].exists and self._main_module(s).exists()]
+
+    def _main_module(self, name: str) -> Path:
+        return self.repo.joinpath(*REGISTRY[name].module.split("."), "__main__.py")
 
     @property
     def admin_credentials(self) -> tuple[str, str]:
@@ -644,8 +658,44 @@ class LocalStack:
         rec = ProcRecord(name, proc.pid, stat[1] if stat else None, argv, port, str(log))
         _write_atomic(self._pid_file(name), json.dumps(asdict(rec)) + "\n")
         self._children[name] = proc
+        self._launches[name] = (list(argv), port, dict(env), Path(cwd))
         self.started.append(name)
         return rec
+
+    def respawn(self, name: str) -> ProcRecord:
+        """Launch a process that died again, exactly as it was launched (same argv, env, port)."""
+        argv, port, env, cwd = self._launches[name]
+        return self._spawn(name, argv, port, env, cwd)
+
+    def exit_code(self, name: str) -> int | None:
+        """Exit status of a child of this object that has exited (negative: killed by that signal).
+
+        Reaps it: /proc shows a multi-threaded process (a JVM) as a zombie while its
+        other threads are still exiting, before waitpid() can collect it; waiting here
+        also makes sure its ports are released before it is launched again.
+        """
+        child = self._children.get(name)
+        if child is None:
+            return None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return child.wait(timeout=10)
+        return child.poll()
+
+    def probe(self, name: str) -> bool:
+        """One readiness probe of a running component, the same one start_all() waits for."""
+        rec = self._record(name)
+        if rec is None:
+            return False
+        with contextlib.suppress(OSError, ValueError, struct.error):
+            if name in SERVICES:
+                return self._service_ready(rec)
+            if name == "gateway":
+                return http_status(f"{self.gateway_url}/healthz") == 200
+            if name == "ferretdb":
+                return mongo_ping("127.0.0.1", self.mongo_port)
+            if name in self._kafka_names():
+                return bool(kafka_broker_ids("127.0.0.1", rec.port))
+        return False
 
     def _signal(self, rec: ProcRecord, sig: int) -> None:
         try:
@@ -947,15 +997,16 @@ class LocalStack:
     def _launch_service(self, name: str, extra_env: Mapping[str, str] | None = None) -> ProcRecord:
         if name not in SERVICES:
             raise ValueError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
-        if not (self.repo / "services" / name / "__main__.py").exists():
-            raise StackError(f"services/{name}/__main__.py does not exist (yet)")
+        if name not in self.available_services():
+            raise StackError(f"{name} does not exist yet (deploy/services.toml, {self._main_module(name).relative_to(self.repo)})")
         rec = self._record(name)
         if rec is not None:
             return rec
         port = self.service_port(name)
         self._check_port_free(name, "127.0.0.1", port)
         self._say(f"starting {name} on 127.0.0.1:{port}")
-        return self._spawn(name, [self.python, "-m", f"services.{name}"], port, self.service_env(name, extra_env), self.repo)
+        argv = [self.python, "-m", REGISTRY[name].module]
+        return self._spawn(name, argv, port, self.service_env(name, extra_env), self.repo)
 
     def _service_ready(self, rec: ProcRecord) -> bool:
         return http_status(f"http://127.0.0.1:{rec.port}/readyz") == 200
@@ -996,9 +1047,12 @@ class LocalStack:
         self._ensure_provisioned()
         self._check_port_free(name, self.gateway_host, self.gateway_port)
         _write_atomic(upstreams, wanted)
+        # The route table is the registry's (deploy/services.toml), like the Ingress's.
+        routes = self.run_dir / "gateway-routes.json"
+        _write_atomic(routes, json.dumps(service_registry.gateway_routes(), indent=2) + "\n")
         argv = [
             str(self.binary(name)), "-listen", f"{self.gateway_host}:{self.gateway_port}",
-            "-routes", str(ROUTES_FILE), "-upstreams", str(upstreams),
+            "-routes", str(routes), "-upstreams", str(upstreams),
         ]  # fmt: skip
         self._say(f"starting gateway on {self.gateway_url}")
         rec = self._spawn(name, argv, self.gateway_port, self._base_env(), self.home)
@@ -1029,8 +1083,65 @@ class LocalStack:
         self.start_services(services)
         self.start_gateway()
 
+    # `run` records itself like the processes it starts, so that `stop` from another
+    # shell can end it: otherwise its supervisor would restart what `stop` stops, and
+    # the terminal that ran it would never get its prompt back.
+
+    def claim_run(self) -> None:
+        """Record this process as the stack's `run`; refuse if another `run` is alive."""
+        other = self._record("run")
+        if other is not None and other.pid != os.getpid():
+            raise StackError(f"`stack.py run` is already running (pid {other.pid}); `stop` ends it")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._stop_marker.unlink(missing_ok=True)
+        stat = _proc_stat(os.getpid())
+        argv = _proc_cmdline(os.getpid()) or sys.argv
+        rec = ProcRecord("run", os.getpid(), stat[1] if stat else None, argv, None, "")
+        _write_atomic(self._pid_file("run"), json.dumps(asdict(rec)) + "\n")
+
+    def release_run(self) -> None:
+        rec = self._record("run")
+        if rec is not None and rec.pid == os.getpid():
+            self._pid_file("run").unlink(missing_ok=True)
+        self._stop_marker.unlink(missing_ok=True)
+
+    def stop_requested(self) -> bool:
+        return self._stop_marker.exists()
+
+    @property
+    def _stop_marker(self) -> Path:
+        return self.run_dir / "stop-requested"
+
+    def _end_run(self, timeout: float) -> None:
+        """Ask a `run` of this home to stop what it started and exit; wait for it to be gone."""
+        rec = self._record("run")
+        if rec is None or rec.pid == os.getpid():
+            return
+        self._say(f"ending `run` (pid {rec.pid})")
+        # The marker first: from then on its supervisor restarts nothing, even before
+        # the signal lands. Only the pid itself is signalled, never its process group
+        # (that is the terminal's job, `make` included).
+        _write_atomic(self._stop_marker, f"{os.getpid()}\n")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(rec.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 2 * timeout + 15  # its own stop_all() may need a SIGKILL round
+        while _is_alive(rec):
+            if time.monotonic() > deadline:
+                self._say(f"`run` (pid {rec.pid}) did not end; killing it and stopping its processes here")
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(rec.pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
+        self._pid_file("run").unlink(missing_ok=True)
+
     def stop_all(self, timeout: float = DEFAULT_STOP_TIMEOUT, only: Iterable[str] | None = None) -> None:
-        """Gateway and services first (they flush to Kafka/MongoDB on shutdown), then FerretDB, then Kafka."""
+        """Gateway and services first (they flush to Kafka/MongoDB on shutdown), then FerretDB, then Kafka.
+
+        Without `only` (the CLI's `stop`), a `run` of this home is ended first: it stops
+        what it started and exits; whatever is left (e.g. from `start`) is stopped here.
+        """
+        if only is None:
+            self._end_run(timeout)
         only = None if only is None else set(only)
         for group in (["gateway"], list(reversed(SERVICES)), ["ferretdb"]):
             self._stop([n for n in group if only is None or n in only], timeout=timeout)
@@ -1042,7 +1153,7 @@ class LocalStack:
                 self._kafka_mode_file.unlink(missing_ok=True)
 
     def status(self) -> list[dict]:
-        names = ["gateway", *SERVICES, "ferretdb", *self._kafka_pid_names()]
+        names = ["run", "gateway", *SERVICES, "ferretdb", *self._kafka_pid_names()]
         rows = []
         for name in names:
             rec = self._record(name)
@@ -1069,58 +1180,168 @@ class LocalStack:
 
 
 # --------------------------------------------------------------------------------------
-# CLI
+# Supervision (`run`)
 # --------------------------------------------------------------------------------------
 
 
-def _run_forever(stack: LocalStack, infra_only: bool, kafka_nodes: int | None) -> int:
+class Supervisor:
+    """Restarts what `run` started when it dies, with exponential backoff.
+
+    A process that keeps dying is given up on: `max_crashes` exits within `window`
+    seconds mean something is broken (a bad setting, a port taken, a bug at start-up)
+    and restarting faster only hides that. Restarts do not wait for readiness: the
+    services reconnect to Kafka and FerretDB by themselves, so waiting would only
+    delay noticing other crashes; readiness is reported when it comes.
+    """
+
+    def __init__(
+        self,
+        stack: LocalStack,
+        names: Iterable[str],
+        *,
+        max_crashes: int = 5,
+        window: float = 60.0,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        clock=time.monotonic,
+        out=sys.stderr,
+    ) -> None:
+        self.stack = stack
+        self.names = list(dict.fromkeys(names))
+        self.max_crashes = max_crashes
+        self.window = window
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.clock = clock
+        self.out = out
+        self.crashes: dict[str, list[float]] = {n: [] for n in self.names}
+        self.restart_at: dict[str, float] = {}  # name -> when to launch it again
+        self.coming_up: dict[str, float] = {}  # name -> when it was relaunched, until it probes ready
+        self.given_up: set[str] = set()
+        self.restarts: dict[str, int] = {n: 0 for n in self.names}
+
+    def _say(self, msg: str) -> None:
+        print(f"[stack] {msg}", file=self.out, flush=True)
+
+    def delay(self, crashes_in_window: int) -> float:
+        return min(self.max_delay, self.base_delay * 2 ** max(0, crashes_in_window - 1))
+
+    def poll(self) -> None:
+        """One round: notice exits (reaping them), relaunch what is due, report readiness."""
+        now = self.clock()
+        for name in self.names:
+            if name in self.given_up:
+                continue
+            if name in self.restart_at:
+                if now >= self.restart_at[name]:
+                    del self.restart_at[name]
+                    self._relaunch(name, now)
+                continue
+            if self.stack.is_running(name):  # is_running() reaps an exited child
+                if name in self.coming_up and self.stack.probe(name):
+                    self._say(f"{name} is ready again {now - self.coming_up.pop(name):.1f}s after its restart")
+                continue
+            self._crashed(name, now)
+
+    def _crashed(self, name: str, now: float) -> None:
+        self.coming_up.pop(name, None)
+        code = self.stack.exit_code(name)
+        how = "was killed by signal " + str(-code) if code is not None and code < 0 else f"exited with status {code}"
+        recent = [t for t in self.crashes[name] if now - t < self.window] + [now]
+        self.crashes[name] = recent
+        log = self.stack.log_dir / f"{name}.log"
+        if len(recent) >= self.max_crashes:
+            self.given_up.add(name)
+            self._say(
+                f"GIVING UP on {name}: it {how}, its {len(recent)}th exit within {self.window:.0f}s; it stays down "
+                f"(the rest of the stack keeps running). Fix it, then `make start` starts it again. "
+                f"Last lines of {log}:\n{_tail(log, 20)}"
+            )
+            return
+        wait = self.delay(len(recent))
+        self.restart_at[name] = now + wait
+        self._say(f"{name} {how}; restarting it in {wait:.1f}s (exit {len(recent)} of {self.max_crashes} "
+                  f"within {self.window:.0f}s before giving up). Last lines of {log}:\n{_tail(log, 10)}")  # fmt: skip
+
+    def _relaunch(self, name: str, now: float) -> None:
+        try:
+            rec = self.stack.respawn(name)
+        except StackError as exc:
+            self._say(f"cannot restart {name}: {exc}")
+            self._crashed(name, now)
+            return
+        self.restarts[name] += 1
+        self.coming_up[name] = now
+        self._say(f"restarted {name} (pid {rec.pid})")
+
+
+def _run_forever(
+    stack: LocalStack, infra_only: bool, kafka_nodes: int | None, services: list[str] | None = None
+) -> int:
     def on_signal(signum, _frame):
         raise KeyboardInterrupt
 
-    # SIGTERM (e.g. from a process manager) ends `run` the same way Ctrl-C does,
-    # also in the middle of startup.
-    signal.signal(signal.SIGTERM, on_signal)
+    # SIGTERM (`stop` from another shell, a process manager) and SIGHUP (the terminal
+    # went away) end `run` the way Ctrl-C does, also in the middle of startup.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    code = 0
     try:
-        stack.start_all(infra_only=infra_only, kafka_nodes=kafka_nodes)
+        stack.claim_run()
+        stack.start_all(infra_only=infra_only, services=services, kafka_nodes=kafka_nodes)
         client_id, secret = stack.admin_credentials
         print("\n".join(stack.env_lines(infra_only)))
         if not infra_only:
             print(f"\nPortal: {stack.gateway_url}")
+            print(f"API docs: {stack.gateway_url}/docs (OpenAPI: {stack.gateway_url}/openapi.json)")
             print(f"Operator credentials: client_id={client_id} client_secret={secret}")
-        print("Press Ctrl-C to stop.", flush=True)
-        reported: set[str] = set()
-        while True:
-            for name in stack.started:
-                if name not in reported and not stack.is_running(name):
-                    reported.add(name)
-                    print(f"[stack] {name} exited; last lines of its log:\n"
-                          f"{_tail(stack.log_dir / f'{name}.log', 20)}", file=sys.stderr, flush=True)  # fmt: skip
-            time.sleep(1)
+        print("Press Ctrl-C to stop (or run `make stop` in another shell).", flush=True)
+        supervisor = Supervisor(stack, stack.started)
+        while not stack.stop_requested():
+            supervisor.poll()
+            time.sleep(0.2)
+        print("\n[stack] `stop` asked this run to end", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         print("\n[stack] stopping", file=sys.stderr, flush=True)
+    except StackError as exc:
+        print(f"[stack] error: {exc}", file=sys.stderr, flush=True)
+        code = 1
     finally:
         # A second Ctrl-C must not abandon half-stopped processes.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         # Stop only what this invocation started: a stack started earlier by `start` stays up.
-        stack.stop_all(only=stack.started)
-    return 0
+        try:
+            stack.stop_all(only=stack.started)
+        finally:
+            stack.release_run()
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("provision", help="fetch/build Kafka jars, ferretdb and gateway binaries if missing")
-    for cmd, text in (("start", "start the stack in the background"), ("run", "start, block until Ctrl-C, stop")):
+    for cmd, text in (
+        ("start", "start the stack in the background"),
+        ("run", "start, restart what crashes, block until Ctrl-C or `stop`, stop"),
+    ):
         p = sub.add_parser(cmd, help=text)
         p.add_argument("--infra-only", action="store_true", help="only Kafka and FerretDB")
         p.add_argument("--kafka-nodes", type=int, default=None, help="KRaft nodes (1, or 3 for fault testing)")
+        p.add_argument("--services", default=None, help="comma-separated subset of the services (default: all that exist)")
     sub.add_parser("stop", help="stop every process the stack started")
     sub.add_parser("status", help="one line per component")
     sub.add_parser("reset", help="stop and delete data (keeps provisioned binaries)")
     args = parser.parse_args(argv)
 
     stack = LocalStack.from_env()
+    services = None
+    if getattr(args, "services", None):
+        services = [n.strip() for n in args.services.split(",") if n.strip()]
+        unknown = [n for n in services if n not in SERVICES]
+        if unknown:
+            parser.error(f"unknown service(s) {', '.join(unknown)}; known: {', '.join(SERVICES)}")
     try:
         if args.command == "provision":
             started = time.monotonic()
@@ -1129,11 +1350,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"provisioned in {time.monotonic() - started:.1f}s ({done}) under {stack.tools}")
         elif args.command == "start":
             started = time.monotonic()
-            stack.start_all(infra_only=args.infra_only, kafka_nodes=args.kafka_nodes)
+            stack.start_all(infra_only=args.infra_only, services=services, kafka_nodes=args.kafka_nodes)
             stack._say(f"started in {time.monotonic() - started:.1f}s")
             print("\n".join(stack.env_lines(args.infra_only)))
         elif args.command == "run":
-            return _run_forever(stack, args.infra_only, args.kafka_nodes)
+            return _run_forever(stack, args.infra_only, args.kafka_nodes, services)
         elif args.command == "stop":
             stack.stop_all()
         elif args.command == "status":

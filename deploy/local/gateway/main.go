@@ -1,6 +1,8 @@
 // Command gateway is the local stand-in for the Kubernetes ingress: it routes by
 // longest path prefix to the services, so clients, tests and the benchmark see one
-// base URL exactly as they do in a cluster. Standard library only.
+// base URL exactly as they do in a cluster. It also serves the platform's one
+// OpenAPI document (/openapi.json, merged from the services') and its docs page
+// (/docs); in a cluster it runs for just those two paths. Standard library only.
 package main
 
 import (
@@ -34,6 +36,7 @@ type gateway struct {
 	upstreams    map[string]*url.URL
 	probe        *http.Client
 	readyTimeout time.Duration
+	docs         *docsMerger
 }
 
 func main() {
@@ -134,6 +137,10 @@ func newGateway(routes []route, upstreams map[string]string, readyTimeout time.D
 			},
 		}
 	}
+	g.docs = newDocsMerger(routes, g.upstreams, func(path string) (string, bool) {
+		rt, ok := g.match(path)
+		return rt.Service, ok
+	}, g.probe)
 	return g, nil
 }
 
@@ -144,6 +151,12 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/readyz":
 		g.ready(w, r)
+		return
+	case "/openapi.json":
+		g.docs.serveOpenAPI(w, r)
+		return
+	case "/docs":
+		g.docs.serveDocs(w, r)
 		return
 	}
 	rt, ok := g.match(r.URL.Path)

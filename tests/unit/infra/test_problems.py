@@ -20,3 +20,8 @@ def test_input_values_are_never_echoed():
     raw = [{"loc": ("body", "patient_date_of_birth"), "type": "date_parsing", "msg": "Input should be a valid date",
             "input": "1980-02-30"}]
     assert "1980" not in str(validation_errors(raw))
+
+
+def test_a_body_that_is_not_json_is_an_error_of_the_whole_body():
+    raw = [{"loc": ("body", 1), "type": "json_invalid", "msg": "JSON decode error"}]
+    assert validation_errors(raw) == [{"loc": "", "code": "json_invalid", "message": "JSON decode error"}]
