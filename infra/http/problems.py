@@ -36,6 +36,7 @@ class Problem(Exception):
         errors: list[dict[str, str]] | None = None,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -43,6 +44,8 @@ class Problem(Exception):
         self.errors = errors
         self.code = code
         self.headers = headers
+        self.extensions = extensions
+        """Extra members (RFC 9457 §3.2), e.g. OAuth2's `error` on the token endpoint."""
 
 
 def problem_response(
@@ -53,6 +56,7 @@ def problem_response(
     errors: list[dict[str, str]] | None = None,
     code: str | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://provider-platform.example/problems/{code or status}",
@@ -64,6 +68,8 @@ def problem_response(
         body["instance"] = instance
     if errors is not None:
         body["errors"] = errors
+    for name, value in (extensions or {}).items():
+        body.setdefault(name, value)  # never overriding a standard member
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -96,7 +102,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(
-            exc.status, exc.detail, instance=request.url.path, errors=exc.errors, code=exc.code, headers=exc.headers
+            exc.status, exc.detail, instance=request.url.path, errors=exc.errors, code=exc.code, headers=exc.headers,
+            extensions=exc.extensions,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -137,13 +144,18 @@ class ProblemDetails(BaseModel):
     errors: list[ProblemError] | None = Field(default=None, description="Every failed check, all at once.")
 
 
-def problem_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: each status documented as application/problem+json."""
+def problem_responses(
+    descriptions: dict[int, str], model: type[ProblemDetails] = ProblemDetails
+) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status documented as application/problem+json.
+
+    `model` is ProblemDetails or a subclass naming a route's extension members.
+    """
     return {
         status: {
-            "model": ProblemDetails,
+            "model": model,
             "description": description,
-            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}},
+            "content": {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
         }
         for status, description in descriptions.items()
     }
