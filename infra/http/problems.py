@@ -103,6 +103,7 @@ def document_problems(schema: dict[str, Any], statuses_by_operation: dict[tuple[
                 declared_problem = existing.get("content", {}).get(PROBLEM_JSON)
                 if declared_problem is not None:
                     declared_problem.setdefault("schema", ref)
+                    existing["content"] = {PROBLEM_JSON: declared_problem}
                     continue
                 default = PROBLEM_DESCRIPTIONS.get(status, _TITLES.get(status, "Error"))
                 own = existing.get("description")
@@ -129,6 +130,7 @@ class Problem(Exception):
         errors: list[dict[str, str]] | None = None,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -136,6 +138,8 @@ class Problem(Exception):
         self.errors = errors
         self.code = code
         self.headers = headers
+        self.extensions = extensions
+        """Extra members (RFC 9457 §3.2), e.g. OAuth2's `error` on the token endpoint."""
 
 
 def problem_response(
@@ -146,6 +150,7 @@ def problem_response(
     errors: list[dict[str, str]] | None = None,
     code: str | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://provider-platform.example/problems/{code or status}",
@@ -158,6 +163,8 @@ def problem_response(
         body["instance"] = instance
     if errors is not None:
         body["errors"] = errors
+    for name, value in (extensions or {}).items():
+        body.setdefault(name, value)  # never overriding a standard member
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -192,7 +199,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(
-            exc.status, exc.detail, instance=request.url.path, errors=exc.errors, code=exc.code, headers=exc.headers
+            exc.status, exc.detail, instance=request.url.path, errors=exc.errors, code=exc.code, headers=exc.headers,
+            extensions=exc.extensions,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -219,13 +227,25 @@ ProblemDetails = ProblemDocument
 """The name routes use in `responses=` (see problem_responses)."""
 
 
-def problem_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+def problem_responses(
+    descriptions: dict[int, str], model: type[ProblemDocument] | None = None
+) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: what each error status means on this route.
 
     document_problems() (run on every service's OpenAPI) makes each of them
-    application/problem+json with the one Problem schema.
+    application/problem+json with the one Problem schema, or with `model`: a
+    subclass naming a route's extension members (e.g. OAuth2's `error`).
     """
-    return {status: {"description": description} for status, description in descriptions.items()}
+    if model is None:
+        return {status: {"description": description} for status, description in descriptions.items()}
+    return {
+        status: {
+            "model": model,
+            "description": description,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        }
+        for status, description in descriptions.items()
+    }
 
 
 def error_location(exc: BaseException) -> str:

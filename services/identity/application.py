@@ -1,12 +1,18 @@
-"""Identity use cases: registering organisations and clients, issuing tokens."""
+"""Identity use cases: registering organisations and clients, issuing tokens.
 
-import hashlib
+Organisations and clients are plain documents, not event-sourced aggregates: each is
+written once (an insert whose `_id` is derived from the Idempotency-Key, so the insert
+is also the idempotency record, infra/idempotency.py) and never changed by a command,
+so there is no read-decide-append cycle to lose a race in. Registering an organisation
+also publishes `organization.registered` through the event store's outbox, as the
+single event at version 1 of `organization-<id>`; that append is idempotent by its key.
+"""
+
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import orjson
 from prometheus_client import Counter
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -15,8 +21,10 @@ from contracts import topics
 from contracts.envelope import new_event
 from infra.eventstore import ConcurrencyError, EventStore
 from infra.http.problems import Problem
+from infra.idempotency import IdempotentRequest, conflict
 from services.identity.hashing_pool import HashingBusy, HashingPool
 from services.identity.models import ClientIn, ProviderOrganizationIn
+from services.identity.oauth import invalid_client
 from services.identity.secrets_hashing import hash_secret, new_secret
 from services.identity.settings import IdentitySettings
 from services.identity.signing_keys import SigningKey
@@ -27,17 +35,22 @@ TOKEN_REQUESTS_REFUSED = Counter(
     ["reason"],  # client | address | hashing_busy: never the client id or the address
 )
 
-_NAMESPACE = uuid.UUID("6f1d3d1e-8a55-4a0e-9a7e-5f7c1f0b9c21")
+# Fixed forever: ids derived from it are how a retried registration finds its first result.
+NAMESPACE = uuid.UUID("6f1d3d1e-8a55-4a0e-9a7e-5f7c1f0b9c21")
 SOURCE = "/services/identity"
+CLIENT_ROLES = ("reviewer", "operator")
 
 
-def idempotent_id(scope: str, caller: str, key: str | None) -> str:
-    """Same caller + same Idempotency-Key -> same resource id, so a retry finds its first result."""
-    return str(uuid.uuid5(_NAMESPACE, f"{scope}:{caller}:{key}")) if key else str(uuid.uuid4())
+def organization_request(body: ProviderOrganizationIn, caller: str, key: str | None) -> IdempotentRequest:
+    return IdempotentRequest.of(NAMESPACE, caller, key, body.model_dump(mode="json"), scope="organization")
 
 
-def fingerprint(body: dict) -> str:
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+def client_request(body: ClientIn, caller: str, key: str | None) -> IdempotentRequest:
+    return IdempotentRequest.of(NAMESPACE, caller, key, body.model_dump(mode="json"), scope="client")
+
+
+def client_id_for(role: str, request: IdempotentRequest) -> str:
+    return f"{role}-{request.resource_id[:18]}"
 
 
 @dataclass
@@ -80,12 +93,11 @@ class Identity:
         await self.orgs.create_index("tin")
 
     async def register_organization(self, body: ProviderOrganizationIn, caller: str, key: str | None) -> Registered:
-        payload = body.model_dump()
-        org_id = idempotent_id("organization", caller, key)
-        print_ = fingerprint(payload)
+        request = organization_request(body, caller, key)
+        org_id = request.resource_id
         existing = await self.orgs.find_one({"_id": org_id})
         if existing is not None:
-            replay = self._replay(existing, print_)
+            replay = _replay(existing, request)
             await self._announce(existing)  # a crash may have come between the insert and the event
             return replay
         client_id = f"org-{org_id[:8]}-{uuid.uuid4().hex[:8]}"
@@ -93,7 +105,7 @@ class Identity:
         now = datetime.now(UTC)
         org = {
             "_id": org_id, "name": body.name, "tin": body.tin, "npis": body.npis,
-            "contact_emails": body.contact_emails, "client_id": client_id, "fingerprint": print_,
+            "contact_emails": body.contact_emails, "client_id": client_id, "fingerprint": request.fingerprint,
             "created_at": now,
         }
         # Client first: an organisation document always has a usable client behind it.
@@ -104,8 +116,9 @@ class Identity:
         try:
             await self.orgs.insert_one(org)
         except DuplicateKeyError:
+            # A concurrent retry with the same key won the insert.
             await self.clients.delete_one({"_id": client_id})
-            return self._replay(await self.orgs.find_one({"_id": org_id}), print_)
+            return _replay(await self.orgs.find_one({"_id": org_id}), request)
         await self._announce(org)
         return Registered(org, secret, False)
 
@@ -113,7 +126,7 @@ class Identity:
         org_id = org["_id"]
         event = new_event(
             source=SOURCE, type="organization.registered", subject=org_id, aggregateversion=1,
-            organizationid=org_id, id=str(uuid.uuid5(_NAMESPACE, f"organization.registered:{org_id}")),
+            organizationid=org_id, id=str(uuid.uuid5(NAMESPACE, f"organization.registered:{org_id}")),
             data={"organization_id": org_id, "name": org["name"], "tin": org["tin"], "npis": org["npis"],
                   "contact_emails": org["contact_emails"], "registered_at": org["created_at"].isoformat()},
         )
@@ -122,24 +135,25 @@ class Identity:
         except ConcurrencyError:
             pass  # already announced
 
-    def _replay(self, existing: dict, print_: str) -> Registered:
-        if existing.get("fingerprint") != print_:
-            raise Problem(409, "This Idempotency-Key was used with a different body.", code="idempotency_conflict")
-        return Registered(existing, None, True)
-
     async def register_client(self, body: ClientIn, caller: str, key: str | None) -> Registered:
-        client_id = f"{body.role}-{idempotent_id('client', caller, key)[:18]}"
-        print_ = fingerprint(body.model_dump())
-        existing = await self.clients.find_one({"_id": client_id})
-        if existing is not None:
-            return self._replay(existing, print_)
+        request = client_request(body, caller, key)
+        client_id = client_id_for(body.role, request)
+        if key:
+            existing = await self.clients.find_one({"_id": client_id})
+            if existing is not None:
+                return _replay(existing, request)
+            # The role is part of the id: the same key used for the other role is another body.
+            for role in CLIENT_ROLES:
+                if role != body.role and await self.clients.find_one({"_id": client_id_for(role, request)}, {"_id": 1}):
+                    raise conflict()
         secret = new_secret()
         doc = {"_id": client_id, "role": body.role, "name": body.name, "organization_id": None,
-               "secret_hash": await self._hash(secret), "fingerprint": print_, "created_at": datetime.now(UTC)}
+               "secret_hash": await self._hash(secret), "fingerprint": request.fingerprint,
+               "created_at": datetime.now(UTC)}
         try:
             await self.clients.insert_one(doc)
         except DuplicateKeyError:
-            return self._replay(await self.clients.find_one({"_id": client_id}), print_)
+            return _replay(await self.clients.find_one({"_id": client_id}), request)
         return Registered(doc, secret, False)
 
     async def issue_token(self, client_id: str, client_secret: str, address: str) -> tuple[str, int]:
@@ -152,8 +166,7 @@ class Identity:
         claims = await self._claims_for(client_id, client_secret)
         if claims is None:
             self.limiter.failed(client_id, address)
-            raise Problem(401, "Unknown client or wrong secret.", code="invalid_client",
-                          headers={"WWW-Authenticate": 'Basic realm="provider-platform"'})
+            raise invalid_client()
         now = int(time.time())
         ttl = self.settings.token_ttl_seconds
         claims.update({
@@ -192,6 +205,13 @@ class Identity:
 
     async def get_organization(self, org_id: str) -> dict | None:
         return await self.orgs.find_one({"_id": org_id})
+
+
+def _replay(existing: dict, request: IdempotentRequest) -> Registered:
+    """The first registration's answer (without its secret), or 409 idempotency_conflict."""
+    # Documents keep the fingerprint under `fingerprint` (the event store's meta calls it body_sha256).
+    request.check(existing.get("fingerprint"))
+    return Registered(existing, None, True)
 
 
 def _busy() -> Problem:
