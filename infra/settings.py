@@ -35,6 +35,11 @@ class PlatformSettings(BaseSettings):
 
     max_request_bytes: int = 1_048_576
     relay_poll_interval_seconds: float = 0.2
+    # How long the relay holds the outbox behind an intent whose commit is not there
+    # before it aborts it with a tombstone (ADR 7). Bounds the stall a writer killed
+    # between intent and commit causes; a live writer slower than this gets a
+    # ConcurrencyError instead of a commit. Correctness does not depend on it.
+    relay_commit_grace_seconds: float = 0.5
 
     @property
     def database_name(self) -> str:
