@@ -42,6 +42,7 @@ class OutboxRelay:
         poll_interval: float = 0.2,
         batch_size: int = 500,
         commit_grace_seconds: float = 0.5,
+        max_backoff: float = 1.0,
     ) -> None:
         self.store = store
         self.producer_factory = producer_factory
@@ -50,6 +51,9 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.batch_size = batch_size
         self.commit_grace = commit_grace_seconds
+        # The longest the relay sleeps between attempts while Kafka or MongoDB is down,
+        # so also the most it lags behind a broker that came back.
+        self.max_backoff = max_backoff
         # intent id -> when this relay first found its slot empty (monotonic seconds)
         self._open_since: dict[str, float] = {}
         self._next_grace_expiry: float | None = None
@@ -111,11 +115,11 @@ class OutboxRelay:
                 self.healthy = False
                 log.warning("relay cannot reach kafka", extra={"error_type": type(exc).__name__})
                 await self._close_producer()
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, self.max_backoff)
             except PyMongoError as exc:
                 self.healthy = False
                 log.warning("relay cannot reach the event store", extra={"error_type": type(exc).__name__})
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, self.max_backoff)
             timeout = backoff
             if self._next_grace_expiry is not None:
                 # Wake when a held-back intent's grace ends, not a whole poll later.

@@ -18,6 +18,7 @@ from contracts import topics
 from contracts.envelope import CloudEvent, new_event
 from contracts.events.adjudication import CLAIM_ADJUDICATED
 from infra.consumer import describe_error, is_transient
+from infra.kafka import faust_options
 from infra.runtime import ServiceRuntime
 from infra.telemetry import context_from_carrier, current_trace_carrier, tracer
 from services.adjudication.decisions import DecisionBook
@@ -53,6 +54,7 @@ def build_worker(settings: AdjudicationSettings | None = None) -> tuple[faust.Ap
         broker_commit_interval=0.5,
         topic_allow_declare=True,
         logging_config=None,
+        **faust_options(settings),  # session, rebalance, request timeouts: infra/kafka.py
     )
     book = DecisionBook(runtime.db, load_fee_schedule())
     claims_topic = _raw_topic(app, topics.CLAIMS)

@@ -8,16 +8,17 @@ between an event's intent and its commit.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import sys
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from contracts.envelope import new_event
 from infra.eventstore import ABORTED_INTENT, ConcurrencyError, EventStore
@@ -229,3 +230,72 @@ async def wait_on_topic(bootstrap: str, topic: str, event_id: str, timeout: floa
         raise AssertionError(f"event {event_id} not on {topic} after {timeout}s")
     finally:
         await consumer.stop()
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts the commands a client sends (each is one FerretDB round trip)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def started(self, event) -> None:
+        self.counts[event.command_name] += 1
+
+    def succeeded(self, event) -> None:
+        pass
+
+    def failed(self, event) -> None:
+        pass
+
+
+async def test_round_trips_per_published_event(infra_stack, outbox_world, capsys):
+    """Reported, not asserted: FerretDB commands per append (writer) and per published event (relay)."""
+    db, topic, _ = outbox_world
+    settings = PlatformSettings(kafka_bootstrap_servers=infra_stack.kafka_bootstrap, mongodb_uri=infra_stack.mongodb_uri)
+    report = {}
+    scenarios = (
+        # (name, concurrent streams, relay running while appending)
+        ("one writer at a time, relay running", 1, True),
+        ("50 concurrent writers, relay running", 50, True),
+        ("50 concurrent writers, backlog drained afterwards", 50, False),
+    )
+    for scenario, concurrency, relay_first in scenarios:
+        writer_count, relay_count = CommandCounter(), CommandCounter()
+        writer_client = AsyncMongoClient(infra_stack.mongodb_uri, tz_aware=True, event_listeners=[writer_count])
+        relay_client = AsyncMongoClient(infra_stack.mongodb_uri, tz_aware=True, event_listeners=[relay_count])
+        relay_db = relay_client[db.name]
+        relay = OutboxRelay(EventStore(relay_db, "outbox-test"), lambda: create_producer(settings, "outbox-test"),
+                            Lease(relay_db, f"relay:rt-{relay_first}", ttl_seconds=10), "outbox-test")
+        store = EventStore(writer_client[db.name], "outbox-test")
+        prefix = uuid.uuid4().hex[:6]
+        try:
+            if relay_first:
+                relay.start()
+
+            async def append_stream(i: int) -> None:
+                stream = f"rt-{prefix}-{i}"
+                for version in range(1, 500 // concurrency + 1):
+                    await store.append(stream, topic, new_event(
+                        source="/tests/outbox", type="test.appended", subject=stream, partitionkey=stream,
+                        data={"stream": stream, "version": version}, aggregateversion=version))
+
+            await asyncio.gather(*(append_stream(i) for i in range(concurrency)))
+            appended = 500
+            writer_commands = sum(writer_count.counts.values())
+            if not relay_first:
+                relay.start()
+            await eventually(outbox_empty(db), timeout=120, interval=0.2, what="the relay to drain the outbox")
+        finally:
+            await relay.stop()
+            await writer_client.close()
+            await relay_client.close()
+        relay_commands = {k: v for k, v in relay_count.counts.items() if k not in ("ping", "hello", "isMaster", "endSessions")}
+        report[scenario] = {
+            "writer_commands_per_append": round(writer_commands / appended, 2),
+            "relay_commands_per_event": round(sum(relay_commands.values()) / appended, 2),
+            "relay_commands": dict(relay_commands),
+        }
+    (REPO / ".local" / "test-stack" / "outbox-round-trips.json").write_text(json.dumps(report, indent=2) + "\n")
+    with capsys.disabled():
+        for scenario, numbers in report.items():
+            print(f"\nFerretDB round trips, {scenario}: {numbers}")
