@@ -35,6 +35,7 @@ point read per version, one insert per commit.
 import time
 import uuid
 from dataclasses import dataclass
+from collections import OrderedDict
 from enum import Enum
 from datetime import UTC, datetime
 from typing import Any
@@ -51,6 +52,9 @@ from infra.telemetry import current_trace_carrier
 MAX_STREAM_LENGTH = 10_000
 # A version needs another slot only when a writer was slower than the relay's grace.
 MAX_SLOTS = 1_000
+# Commits of this process the relay may still ask about (a bound for a process whose
+# relay is not the lease holder, so that nobody forgets them here).
+MAX_REMEMBERED_COMMITS = 10_000
 # The field that makes an events document a tombstone: the id of the intent it aborted.
 ABORTED_INTENT = "aborted_intent"
 
@@ -118,6 +122,13 @@ class EventStore:
         self._commits = BatchedInserts(self.events)
         self.service = service
         self._listeners: list = []
+        # What this process knows about its own appends, so that a relay sharing this
+        # store (the usual case: the lease holder's own writes) needs no read to learn
+        # that a commit landed, and never aborts a writer that is merely slow. Only
+        # knowledge, never guesses: an id is added to _committed_here after the commit
+        # insert returned, and is in _in_flight exactly while the append is undecided.
+        self._in_flight: set[str] = set()
+        self._committed_here: OrderedDict[str, None] = OrderedDict()
 
     async def ensure_indexes(self) -> None:
         """Nothing beyond `_id`: every read and the concurrency guard go through it."""
@@ -143,10 +154,6 @@ class EventStore:
         # The time prefix only helps a human reading the outbox; order comes from the
         # insertion order and the versions (EventStore.pending), never from clocks.
         intent_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
-        await self._intents.insert({
-            "_id": intent_id, "key": event_key(stream, version), "stream": stream, "version": version,
-            "topic": topic, "event": body, "trace": trace, "recorded_at": now,
-        })
         doc = {
             "stream": stream,
             "version": version,
@@ -157,6 +164,21 @@ class EventStore:
         }
         if meta:
             doc["meta"] = meta
+        self._in_flight.add(intent_id)
+        try:
+            await self._intents.insert({
+                "_id": intent_id, "key": event_key(stream, version), "stream": stream, "version": version,
+                "topic": topic, "event": body, "trace": trace, "recorded_at": now,
+            })
+            await self._commit(intent_id, stream, version, doc)
+        finally:
+            self._in_flight.discard(intent_id)
+        EVENTS_APPENDED.labels(self.service, event.type).inc()
+        for callback in self._listeners:
+            callback()
+        return StoredEvent(stream, version, topic, body, trace)
+
+    async def _commit(self, intent_id: str, stream: str, version: int, doc: dict[str, Any]) -> None:
         slot = 0
         while True:
             try:
@@ -170,10 +192,13 @@ class EventStore:
                     await self.outbox.delete_one({"_id": intent_id})
                     raise ConcurrencyError(stream, version) from exc
                 slot += 1  # a tombstone of another writer's append: the version is still free
-        EVENTS_APPENDED.labels(self.service, event.type).inc()
-        for callback in self._listeners:
-            callback()
-        return StoredEvent(stream, version, topic, body, trace)
+        self._committed_here[intent_id] = None
+        while len(self._committed_here) > MAX_REMEMBERED_COMMITS:
+            self._committed_here.popitem(last=False)  # another replica's relay publishes these
+
+    def writing_here(self, intent_id: str) -> bool:
+        """Whether the intent's append is still running in this process (so its writer is alive)."""
+        return intent_id in self._in_flight
 
     async def record(self, topic: str, event: CloudEvent) -> None:
         """Publishes a fact that belongs to no aggregate (an audit record) with one insert.
@@ -222,7 +247,7 @@ class EventStore:
 
     async def resolve(self, intent: dict[str, Any], from_slot: int = 0) -> Resolution:
         """What became of an intent's commit: one point read in the common case."""
-        if intent.get("committed"):
+        if intent.get("committed") or intent["_id"] in self._committed_here:
             return Resolution(Outcome.COMMITTED, 0)
         stream, version = intent_position(intent)
         for slot in range(from_slot, MAX_SLOTS):
@@ -270,6 +295,8 @@ class EventStore:
         # The outbox holds only unpublished intents, so this scan stays small.
         if intent_ids:
             await self.outbox.delete_many({"_id": {"$in": intent_ids}})
+            for intent_id in intent_ids:
+                self._committed_here.pop(intent_id, None)
 
 
 def _streams_in_version_order(intents: list[dict[str, Any]]) -> list[dict[str, Any]]:

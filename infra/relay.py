@@ -4,7 +4,9 @@ At-least-once by design: a crash between the broker's ack and the forget re-publ
 the same events (same CloudEvent id), which consumers drop by id or aggregate version.
 
 An intent whose commit is not there yet holds back the intents behind it (write order
-is kept), but only for `commit_grace_seconds` from when this relay first saw it open.
+is kept), but only for `commit_grace_seconds` from when this relay first saw it open
+(unless its append is still running in this very process: then its writer is alive
+and is not aborted; see EventStore.writing_here).
 Then the relay aborts it with a tombstone (EventStore.abort, ADR 7): either the
 tombstone wins and the writer's commit can never land, or the commit won and is
 published. The grace is a performance knob, not a correctness one: too short and a
@@ -43,6 +45,7 @@ class OutboxRelay:
         batch_size: int = 500,
         commit_grace_seconds: float = 0.5,
         max_backoff: float = 1.0,
+        local_writer_patience_seconds: float = 30.0,
     ) -> None:
         self.store = store
         self.producer_factory = producer_factory
@@ -51,6 +54,9 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.batch_size = batch_size
         self.commit_grace = commit_grace_seconds
+        # A writer in this process is known to be alive, so it gets far longer than the
+        # grace: only a call that hangs is ever aborted (which is safe, only slower).
+        self.local_writer_patience = local_writer_patience_seconds
         # The longest the relay sleeps between attempts while Kafka or MongoDB is down,
         # so also the most it lags behind a broker that came back.
         self.max_backoff = max_backoff
@@ -155,9 +161,10 @@ class OutboxRelay:
         for intent, resolution in zip(intents, resolutions, strict=True):
             if resolution.outcome is Outcome.OPEN:
                 seen = open_since[intent["_id"]] = self._open_since.get(intent["_id"], now)
-                if now - seen < self.commit_grace:
+                patience = self.local_writer_patience if self.store.writing_here(intent["_id"]) else self.commit_grace
+                if now - seen < patience:
                     held_back = True
-                    expiry = seen + self.commit_grace
+                    expiry = seen + patience
                     self._next_grace_expiry = min(self._next_grace_expiry or expiry, expiry)
                     continue
                 resolution = await self.store.abort(intent, resolution.slot)

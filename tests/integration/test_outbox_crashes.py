@@ -107,7 +107,7 @@ async def test_no_committed_event_is_lost_when_writers_and_the_relay_are_killed(
             await processes.writer("--streams", "6", "--prefix", "shared", "--pause-max", "1.0"),
             await processes.writer("--streams", "6", "--prefix", "solo", "--pause-max", "1.0"),
         ]
-        await asyncio.sleep(random.uniform(1.0, 3.0))  # a random kill point, not a synchronisation
+        await asyncio.sleep(random.uniform(2.0, 4.0))  # a random kill point, not a synchronisation
         for writer in writers:
             await processes.kill(writer)
         if round_ in (2, 5):
@@ -214,6 +214,28 @@ async def test_a_commit_that_lands_after_the_grace_is_refused_never_lost(infra_s
         await relay.stop()
 
 
+async def test_a_slow_writer_in_the_relays_own_process_is_waited_for(infra_stack, outbox_world):
+    db, topic, _ = outbox_world
+    settings = PlatformSettings(kafka_bootstrap_servers=infra_stack.kafka_bootstrap, mongodb_uri=infra_stack.mongodb_uri)
+    store = EventStore(db, "outbox-test")
+
+    async def slower_than_the_grace() -> None:
+        await asyncio.sleep(1.0)
+
+    store._commits = PausingCommits(store._commits, slower_than_the_grace)  # noqa: SLF001
+    relay = OutboxRelay(store, lambda: create_producer(settings, "outbox-test"),
+                        Lease(db, "relay:outbox-test-local", ttl_seconds=2), "outbox-test", commit_grace_seconds=0.2)
+    relay.start()
+    try:
+        event = new_event(source="/tests/outbox", type="test.appended", subject="local", partitionkey="local",
+                          data={"stream": "local", "version": 1}, aggregateversion=1)
+        await store.append("local", topic, event)  # the writer is alive: not aborted
+        await wait_on_topic(infra_stack.kafka_bootstrap, topic, event.id)
+        assert await db["events"].count_documents({ABORTED_INTENT: {"$exists": True}}) == 0
+    finally:
+        await relay.stop()
+
+
 async def wait_on_topic(bootstrap: str, topic: str, event_id: str, timeout: float = 60) -> None:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
@@ -254,19 +276,22 @@ async def test_round_trips_per_published_event(infra_stack, outbox_world, capsys
     settings = PlatformSettings(kafka_bootstrap_servers=infra_stack.kafka_bootstrap, mongodb_uri=infra_stack.mongodb_uri)
     report = {}
     scenarios = (
-        # (name, concurrent streams, relay running while appending)
-        ("one writer at a time, relay running", 1, True),
-        ("50 concurrent writers, relay running", 50, True),
-        ("50 concurrent writers, backlog drained afterwards", 50, False),
+        # (name, concurrent streams, relay running while appending, relay shares the writer's store)
+        ("relay in another process, one writer at a time", 1, True, False),
+        ("relay in another process, 50 concurrent writers", 50, True, False),
+        ("relay in another process, backlog of 500 drained afterwards", 50, False, False),
+        ("relay in the writers' process, one writer at a time", 1, True, True),
+        ("relay in the writers' process, 50 concurrent writers", 50, True, True),
     )
-    for scenario, concurrency, relay_first in scenarios:
+    for scenario, concurrency, relay_first, shared in scenarios:
         writer_count, relay_count = CommandCounter(), CommandCounter()
         writer_client = AsyncMongoClient(infra_stack.mongodb_uri, tz_aware=True, event_listeners=[writer_count])
         relay_client = AsyncMongoClient(infra_stack.mongodb_uri, tz_aware=True, event_listeners=[relay_count])
-        relay_db = relay_client[db.name]
-        relay = OutboxRelay(EventStore(relay_db, "outbox-test"), lambda: create_producer(settings, "outbox-test"),
-                            Lease(relay_db, f"relay:rt-{relay_first}", ttl_seconds=10), "outbox-test")
         store = EventStore(writer_client[db.name], "outbox-test")
+        relay_db = writer_client[db.name] if shared else relay_client[db.name]
+        relay = OutboxRelay(store if shared else EventStore(relay_db, "outbox-test"),
+                            lambda: create_producer(settings, "outbox-test"),
+                            Lease(relay_db, f"relay:rt-{uuid.uuid4().hex[:6]}", ttl_seconds=10), "outbox-test")
         prefix = uuid.uuid4().hex[:6]
         try:
             if relay_first:
@@ -289,7 +314,13 @@ async def test_round_trips_per_published_event(infra_stack, outbox_world, capsys
             await relay.stop()
             await writer_client.close()
             await relay_client.close()
-        relay_commands = {k: v for k, v in relay_count.counts.items() if k not in ("ping", "hello", "isMaster", "endSessions")}
+        ignored = ("ping", "hello", "isMaster", "endSessions")
+        if shared:
+            total = {k: v for k, v in writer_count.counts.items() if k not in ignored}
+            report[scenario] = {"writer_and_relay_commands_per_event": round(sum(total.values()) / appended, 2),
+                                "commands": total}
+            continue
+        relay_commands = {k: v for k, v in relay_count.counts.items() if k not in ignored}
         report[scenario] = {
             "writer_commands_per_append": round(writer_commands / appended, 2),
             "relay_commands_per_event": round(sum(relay_commands.values()) / appended, 2),
