@@ -21,7 +21,9 @@ commit to. The primary key lets exactly one of the two inserts win:
   drop the intent: it can never be committed;
 - the commit wins: the relay's insert fails, it reads the event and publishes it.
 So nothing uncommitted is published and nothing committed is dropped, whatever the
-writer's speed.
+writer's speed. A relay sharing this store (the runtime's) also uses what the process
+knows first-hand: its own commits need no read-back, and its own appends that are
+still running are never aborted after the grace.
 
 Slots: a version whose slot holds a tombstone stays usable. Its next slot is
 "<stream>:<version>~1" (then ~2, ...), and the first slot that holds an event is the

@@ -4,12 +4,11 @@ At-least-once by design: a crash between the broker's ack and the forget re-publ
 the same events (same CloudEvent id), which consumers drop by id or aggregate version.
 
 An intent whose commit is not there yet holds back the intents behind it (write order
-is kept), but only for `commit_grace_seconds` from when this relay first saw it open
-(unless its append is still running in this very process: then its writer is alive
-and is not aborted; see EventStore.writing_here).
-Then the relay aborts it with a tombstone (EventStore.abort, ADR 7): either the
+is kept), but only for `commit_grace_seconds` from when this relay first saw it open;
+then the relay aborts it with a tombstone (EventStore.abort, ADR 7): either the
 tombstone wins and the writer's commit can never land, or the commit won and is
-published. The grace is a performance knob, not a correctness one: too short and a
+published. An append still running in this very process is not aborted that soon:
+its writer is known to be alive (EventStore.writing_here). The grace is a performance knob, not a correctness one: too short and a
 live writer whose commit is merely slow gets a ConcurrencyError (its command reloads
 and retries); too long and a writer killed between intent and commit holds the outbox
 up for that long. It is measured on this process's monotonic clock, never compared
