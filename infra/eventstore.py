@@ -36,10 +36,10 @@ point read per version, one insert per commit.
 
 import time
 import uuid
-from dataclasses import dataclass
 from collections import OrderedDict
-from enum import Enum
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -100,10 +100,6 @@ class Outcome(Enum):
 class Resolution:
     outcome: Outcome
     slot: int  # where the scan ended: the empty slot of an OPEN intent
-
-    @property
-    def final(self) -> bool:
-        return self.outcome is not Outcome.OPEN
 
 
 def intent_position(intent: dict[str, Any]) -> tuple[str, int]:
