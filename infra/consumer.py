@@ -21,6 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 
 from contracts.envelope import CloudEvent
 from contracts.topics import dead_letter_topic
+from infra.kafka import consumer_options
 from infra.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from infra.publishing import dead_letter_headers, describe_error  # noqa: F401 - describe_error re-exported
 from infra.settings import PlatformSettings
@@ -95,7 +96,7 @@ class ConsumerRunner:
                 level = logging.WARNING if is_transient(exc) else logging.ERROR
                 log.log(level, "consumer interrupted; reconnecting",
                         extra={"group": self.group_id, "error_type": type(exc).__name__})
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(self.settings.kafka_reconnect_max_seconds)
             finally:
                 await self._close()
 
@@ -112,7 +113,7 @@ class ConsumerRunner:
     async def _consume(self) -> None:
         consumer = AIOKafkaConsumer(
             *self.topics,
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **consumer_options(self.settings),
             group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset=self.auto_offset_reset,

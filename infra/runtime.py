@@ -43,6 +43,8 @@ class ServiceRuntime:
                 Lease(self.db, f"relay:{settings.service_name}"),
                 settings.service_name,
                 poll_interval=settings.relay_poll_interval_seconds,
+                commit_grace_seconds=settings.relay_commit_grace_seconds,
+                max_backoff=settings.kafka_reconnect_max_seconds,
             )
             if self.store is not None
             else None

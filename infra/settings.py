@@ -20,6 +20,17 @@ class PlatformSettings(BaseSettings):
     kafka_topic_partitions: int = 3
     kafka_topic_replication_factor: int = 1
 
+    # How fast clients notice a broker that died and get going again once it is back.
+    # Every Kafka client of the platform (aiokafka producers and consumers, the faust
+    # worker) takes these through infra/kafka.py; the trade-offs are in ADR 8.
+    kafka_session_timeout_seconds: float = 10.0
+    kafka_heartbeat_interval_seconds: float = 1.0
+    kafka_request_timeout_seconds: float = 15.0
+    kafka_metadata_max_age_seconds: float = 30.0
+    kafka_retry_backoff_seconds: float = 0.1
+    kafka_reconnect_max_seconds: float = 1.0
+    faust_producer_request_timeout_seconds: float = 30.0
+
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
     # One database per service: services own their data and never read each other's.
     mongodb_database_prefix: str = "provider_"
@@ -40,6 +51,11 @@ class PlatformSettings(BaseSettings):
 
     max_request_bytes: int = 1_048_576
     relay_poll_interval_seconds: float = 0.2
+    # How long the relay holds the outbox behind an intent whose commit is not there
+    # before it aborts it with a tombstone (ADR 7). Bounds the stall a writer killed
+    # between intent and commit causes; a live writer slower than this gets a
+    # ConcurrencyError instead of a commit. Correctness does not depend on it.
+    relay_commit_grace_seconds: float = 0.5
 
     @property
     def database_name(self) -> str:

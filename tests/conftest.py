@@ -13,10 +13,17 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def running_stack():
-    running = stack_support.start()
+def infra_stack():
+    """Kafka and FerretDB only: for tests of the plumbing that run their own processes."""
+    running = stack_support.start(infra_only=True)
     yield running
     stack_support.stop(running)
+
+
+@pytest.fixture(scope="session")
+def running_stack(infra_stack):
+    stack_support.start_services(infra_stack)
+    return infra_stack
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ from contracts.events.adjudication import CLAIM_ADJUDICATED
 from contracts.events.claims import CLAIM_RECEIVED, ClaimReceived
 from contracts.identifiers import normalize_member_id
 from infra.consumer import is_transient
+from infra.kafka import faust_options
 from infra.metrics import DEAD_LETTERS
 from infra.publishing import dead_letter_headers, event_record, publishing_span
 from infra.runtime import ServiceRuntime
@@ -74,6 +75,7 @@ def build_worker(settings: AdjudicationSettings | None = None) -> tuple[faust.Ap
         topic_allow_declare=True,
         logging_config=None,
         worker_redirect_stdouts=False,
+        **faust_options(settings),  # session, rebalance, request timeouts: infra/kafka.py
     )
     members = MemberCoverageCopy(runtime.db, lag_allowance_seconds=settings.member_copy_lag_allowance_seconds)
     runtime.consumer(MEMBERS_GROUP, members.subscriptions())

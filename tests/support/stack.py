@@ -68,7 +68,8 @@ def _testcontainers() -> tuple[str, str, list]:
     return kafka.get_bootstrap_server(), mongo.get_connection_url(), [kafka, mongo]
 
 
-def start() -> RunningStack:
+def start(infra_only: bool = False) -> RunningStack:
+    """Kafka and the MongoDB-protocol server; with infra_only=False the services and gateway too."""
     external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     external_mongo = os.environ.get("MONGODB_URI")
     containers: list = []
@@ -91,8 +92,13 @@ def start() -> RunningStack:
         mongodb_uri=external_mongo,
     )
     stack.stop_all()  # leftovers of an interrupted session
-    stack.start_all()
+    stack.start_all(infra_only=infra_only)
     return RunningStack(stack, stack.gateway_url, stack.bootstrap_servers, stack.mongodb_uri, containers)
+
+
+def start_services(running: RunningStack) -> None:
+    """The services and the gateway on top of a running infra-only stack (idempotent)."""
+    running.stack.start_all()
 
 
 def stop(running: RunningStack) -> None:
