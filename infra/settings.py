@@ -30,6 +30,9 @@ class PlatformSettings(BaseSettings):
     kafka_retry_backoff_seconds: float = 0.1
     kafka_reconnect_max_seconds: float = 1.0
     faust_producer_request_timeout_seconds: float = 30.0
+    # How often consumers commit offsets (faust's broker_commit_interval likewise): fewer
+    # commits cost the broker less; a crash redelivers at most this much (idempotently).
+    consumer_commit_interval_seconds: float = 0.5
 
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
     # One database per service: services own their data and never read each other's.
