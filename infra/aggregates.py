@@ -27,10 +27,18 @@ fingerprint on a stream's creation, see infra/idempotency.py).
 
 Reads are point reads by `_id` (the only filter FerretDB v1 pushes down): a load is
 one round trip per event plus one; `has_version` is one round trip.
+
+`execute` first decides on the events this process last loaded or appended for the
+stream (a bounded memory of recent streams, refolded on every use, so no decision
+ever sees a half-applied state). That is safe without any invalidation: the append
+at the expected version is the check, and a stream another writer moved on loses
+the race, is forgotten and reloaded. A claim received by this process is thus
+adjudicated without reading its stream back.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -42,6 +50,8 @@ from infra.http.problems import Problem
 S = TypeVar("S")
 
 DEFAULT_MAX_ATTEMPTS = 5
+RECENT_STREAMS = 4096
+"""Streams whose events execute() may decide on without reading them back."""
 
 
 class Change(Protocol):
@@ -117,12 +127,15 @@ class AggregateRepository(Generic[S]):
         self.fold = fold
         self.envelope_of = envelope_of
         self.max_attempts = max_attempts
+        self._recent: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
-    def stream_of(self, aggregate_id: str) -> str:
-        return f"{self.stream_prefix}-{aggregate_id}"
+    def _remember(self, aggregate_id: str, events: list[dict[str, Any]]) -> None:
+        self._recent[aggregate_id] = events
+        self._recent.move_to_end(aggregate_id)
+        while len(self._recent) > RECENT_STREAMS:
+            self._recent.popitem(last=False)
 
-    async def load(self, aggregate_id: str) -> Loaded[S] | None:
-        stored = await self.store.load(self.stream_of(aggregate_id))
+    def _fold_all(self, aggregate_id: str, stored: list[dict[str, Any]]) -> Loaded[S] | None:
         if not stored:
             return None
         state: S | None = None
@@ -130,6 +143,21 @@ class AggregateRepository(Generic[S]):
             state = self.fold(state, aggregate_id, Recorded(event["type"], event["aggregateversion"], event["data"]))
         assert state is not None
         return Loaded(state, len(stored))
+
+    def stream_of(self, aggregate_id: str) -> str:
+        return f"{self.stream_prefix}-{aggregate_id}"
+
+    async def load(self, aggregate_id: str) -> Loaded[S] | None:
+        stored = await self.store.load(self.stream_of(aggregate_id))
+        if stored:
+            self._remember(aggregate_id, list(stored))
+        return self._fold_all(aggregate_id, stored)
+
+    async def _load_for_decision(self, aggregate_id: str) -> Loaded[S] | None:
+        recent = self._recent.get(aggregate_id)
+        if recent is not None:
+            return self._fold_all(aggregate_id, recent)
+        return await self.load(aggregate_id)
 
     async def load_events(self, aggregate_id: str) -> list[dict[str, Any]]:
         """The stored CloudEvents of the stream, in order (for read-side folds)."""
@@ -175,19 +203,32 @@ class AggregateRepository(Generic[S]):
             return folded
         envelope = self.envelope_of(folded)
         version = expected_version
-        for index, change in enumerate(changes):
-            version += 1
-            await self.store.append(
-                stream,
-                self.topic,
-                new_event(
-                    source=self.source, type=change.type, subject=aggregate_id, data=dict(change.data),
-                    aggregateversion=version, organizationid=envelope.organization_id,
-                    partitionkey=envelope.partition_key or aggregate_id,
-                    causationid=causation_id, correlationid=correlation_id or aggregate_id,
-                ),
-                meta=meta if index == 0 else None,
-            )
+        appended: list[dict[str, Any]] = []
+        try:
+            for index, change in enumerate(changes):
+                version += 1
+                stored = await self.store.append(
+                    stream,
+                    self.topic,
+                    new_event(
+                        source=self.source, type=change.type, subject=aggregate_id, data=dict(change.data),
+                        aggregateversion=version, organizationid=envelope.organization_id,
+                        partitionkey=envelope.partition_key or aggregate_id,
+                        causationid=causation_id, correlationid=correlation_id or aggregate_id,
+                    ),
+                    meta=meta if index == 0 else None,
+                )
+                appended.append(stored.event)
+        except BaseException:
+            self._recent.pop(aggregate_id, None)  # the stream is not what this process knew
+            raise
+        before = self._recent.get(aggregate_id)
+        if expected_version == 0:
+            self._remember(aggregate_id, appended)
+        elif before is not None and len(before) == expected_version:
+            self._remember(aggregate_id, before + appended)
+        else:
+            self._recent.pop(aggregate_id, None)
         return folded
 
     async def execute(
@@ -205,7 +246,12 @@ class AggregateRepository(Generic[S]):
         instead of loading again (if it is stale, the append loses and the retry reloads).
         """
         for attempt in range(self.max_attempts):
-            loaded = current if attempt == 0 and current is not None else await self.load(aggregate_id)
+            if attempt == 0 and current is not None:
+                loaded = current
+            elif attempt == 0:
+                loaded = await self._load_for_decision(aggregate_id)
+            else:
+                loaded = await self.load(aggregate_id)
             state, version = (loaded.state, loaded.version) if loaded else (None, 0)
             changes = list(decide(state))
             if not changes:

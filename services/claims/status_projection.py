@@ -5,6 +5,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 from pydantic import BaseModel
 
 from contracts.envelope import CloudEvent
@@ -52,15 +53,28 @@ class ClaimStatusProjection(VersionedProjection):
             raise TransientError(str(exc)) from exc
 
     async def after_write(self, view: dict[str, Any]) -> None:
+        """Keeps the duplicate-claim index: written only when a claim opens or closes.
+
+        A claim opens with claim.received (version 1): one insert, unless another
+        claim's entry is there. It closes when denied, voided or replaced: one
+        replace, guarded by the claim id so another open claim's entry is never
+        released. Everything in between (processed, paid, info requested) changes
+        nothing the edit reads, and costs nothing.
+        """
         key = self.fingerprint_key(view["organization_id"], view["fingerprint"])
-        entry = await self.fingerprints.find_one({"_id": key})
-        if entry and entry["claim_id"] != view["claim_id"] and entry["status"] not in CLOSED:
-            return  # another open claim already holds this fingerprint
-        if entry and entry["claim_id"] == view["claim_id"] and entry["status"] == view["status"]:
-            return  # nothing changed (e.g. a reservation event): spare the write
-        await self.fingerprints.replace_one(
-            {"_id": key}, {"_id": key, "claim_id": view["claim_id"], "status": view["status"]}, upsert=True
-        )
+        entry = {"_id": key, "claim_id": view["claim_id"], "status": view["status"]}
+        if view["status"] in CLOSED:
+            await self.fingerprints.replace_one({"_id": key, "claim_id": view["claim_id"]}, entry)
+            return
+        if view.get("version") != 1:
+            return
+        try:
+            await self.fingerprints.insert_one(entry)
+        except DuplicateKeyError:
+            held = await self.fingerprints.find_one({"_id": key})
+            if held and held["claim_id"] != view["claim_id"] and held["status"] not in CLOSED:
+                return  # another open claim already holds this fingerprint
+            await self.fingerprints.replace_one({"_id": key}, entry, upsert=True)
 
     @staticmethod
     def fingerprint_key(organization_id: str, fingerprint: str) -> str:

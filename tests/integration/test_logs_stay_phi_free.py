@@ -112,6 +112,7 @@ async def test_no_log_carries_patient_data_and_every_service_logs_allow_listed_j
     assert enrolled.status_code == 201, enrolled.text
     member = enrolled.json()
     member_id = member["member_id"]
+    await platform.wait_until_claims_know(member)
 
     # The happy path first: the patient's claim is adjudicated (so adjudication's
     # coverage copy knows them) and paid, with their data flowing through every service.
