@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import bson
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo.errors import PyMongoError
 
 from bench.context import Context, log
@@ -67,6 +68,36 @@ async def _collection_sizes(db) -> dict:
         return {name: await db[name].estimated_document_count() for name in ("events", "checks", "accumulators")}
     except PyMongoError:
         return {}
+
+
+async def scrape_commands(client: httpx.AsyncClient, url: str) -> dict[str, float] | None:
+    """{"<command> <collection>": count} of the service's mongodb_commands_total counter."""
+    try:
+        response = await client.get(url, timeout=5.0)
+        response.raise_for_status()
+    except httpx.HTTPError:
+        return None
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        if family.name != "mongodb_commands":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                out[f"{sample.labels['command']} {sample.labels['collection']}"] = sample.value
+    return out
+
+
+def commands_per_check(before: list[dict | None], after: list[dict | None], checks: int) -> dict:
+    """MongoDB commands the service sent per answered check, over the slices, by command."""
+    total: dict[str, float] = {}
+    for b, a in zip(before, after, strict=True):
+        if a is None:
+            continue
+        for key, value in a.items():
+            total[key] = total.get(key, 0.0) + value - (b or {}).get(key, 0.0)
+    checks = max(checks, 1)
+    by_command = {k: round(v / checks, 3) for k, v in sorted(total.items(), key=lambda kv: -kv[1]) if v}
+    return {"total": round(sum(total.values()) / checks, 3), "by_command": by_command}
 
 
 async def _wait_quiet(scraper: httpx.AsyncClient, metrics_url: str, timeout: float) -> float | None:
@@ -136,12 +167,14 @@ async def run(ctx: Context) -> dict:
         # Closed loop first: its capacity numbers come before the open loop's flood.
         for mode in ("closed", "open"):
             slices: dict[str, list] = {"gateway": [], "direct": []}
-            extra: dict[str, dict] = {name: {"server": [], "cpu": [], "quiet_wait_s": [], "sizes": []} for name in slices}
+            extra: dict[str, dict] = {name: {"server": [], "cpu": [], "quiet_wait_s": [], "sizes": [],
+                                              "commands_before": [], "commands_after": []} for name in slices}
             for name in ("gateway", "direct", "direct", "gateway"):
                 check = request_for(clients[name])
                 extra[name]["quiet_wait_s"].append(await _wait_quiet(scraper, metrics_url, p.eligibility_quiet_timeout))
                 extra[name]["sizes"].append(await _collection_sizes(db))
                 server_before = await scrape_histogram(scraper, metrics_url, "http_request_duration_seconds", CHECK_ROUTE)
+                extra[name]["commands_before"].append(await scrape_commands(scraper, metrics_url))
                 cpu_before = ctx.cpu.snapshot()
                 if mode == "open":
                     result = await open_loop(check, p.eligibility_rate, p.eligibility_seconds / 2, max_in_flight=cap,
@@ -150,6 +183,7 @@ async def run(ctx: Context) -> dict:
                     result = await closed_loop(check, p.eligibility_closed_concurrency, seconds=p.eligibility_closed_seconds / 2)
                 extra[name]["cpu"].append(CpuMeter.delta(cpu_before, ctx.cpu.snapshot()))
                 server_after = await scrape_histogram(scraper, metrics_url, "http_request_duration_seconds", CHECK_ROUTE)
+                extra[name]["commands_after"].append(await scrape_commands(scraper, metrics_url))
                 extra[name]["server"].append(histogram_delta(server_before, server_after))
                 slices[name].append(result)
             for name in ("gateway", "direct"):
@@ -167,13 +201,18 @@ async def run(ctx: Context) -> dict:
                     server_slices=extra[name]["server"],
                     cpu=cpu,
                     cpu_ms_per_check={proc: round(secs / requests * 1000, 2) for proc, secs in cpu["cpu_s"].items() if secs},
+                    # Every command the service sent during the slices (relay, sweeper and
+                    # consumers included), per check answered.
+                    mongodb_commands_per_check=commands_per_check(
+                        extra[name]["commands_before"], extra[name]["commands_after"], requests),
                 )
                 out["runs"].append(row)
                 rate = row.get("achieved_per_s", row.get("ok_per_s"))
                 latency = row.get("latency_with_censored", row.get("latency"))
                 log(f"eligibility: {mode:<6} {name:<7} {rate} checks/s, p50 {latency['p50_ms']} p99 {latency['p99_ms']} "
                     f"ms, errors {row['errors']}, not sent {row.get('not_sent', 0)}, server mean "
-                    f"{row['server'].get('mean_ms')} ms; cores: {top_cpu(cpu)}; sizes {extra[name]['sizes']}")  # fmt: skip
+                    f"{row['server'].get('mean_ms')} ms; cores: {top_cpu(cpu)}; mongodb commands per check "
+                    f"{row['mongodb_commands_per_check']}; sizes {extra[name]['sizes']}")  # fmt: skip
 
         out["mongo_micro"] = await mongo_micro(ctx, db, mongo, org.organization_id, members)
         return out

@@ -10,6 +10,7 @@ from refdata.plans import load_catalogue
 from services.eligibility import api
 from services.eligibility.accumulators import AccumulatorCopy
 from services.eligibility.checks import Checks
+from services.eligibility.command_count import count_commands
 from services.eligibility.members import Members
 from services.eligibility.network import NetworkContracts
 from services.eligibility.settings import EligibilitySettings
@@ -17,6 +18,7 @@ from services.eligibility.settings import EligibilitySettings
 
 def build_app(settings: EligibilitySettings | None = None) -> tuple[FastAPI, ServiceRuntime]:
     settings = settings or EligibilitySettings()
+    count_commands()  # before the runtime creates its MongoDB client
     runtime = ServiceRuntime(settings)
     app = create_service_app(runtime, "Eligibility", [api.router])
     catalogue = load_catalogue()
