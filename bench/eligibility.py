@@ -31,6 +31,7 @@ from infra.eventstore import EventStore
 from infra.http.auth import Principal
 from infra.mongo import create_client
 from infra.settings import PlatformSettings
+from services.eligibility.check_store import collection_for
 from services.eligibility.members import stream_of as member_stream_of
 
 CHECK_ROUTE = {"method": "POST", "route": "/v1/eligibility/checks"}
@@ -64,8 +65,12 @@ def _body(org, members: list[dict], n: int, dos: str) -> dict:
 
 
 async def _collection_sizes(db) -> dict:
+    """Documents per collection; checks summed over their hourly collections (check_store.py)."""
     try:
-        return {name: await db[name].estimated_document_count() for name in ("events", "checks", "accumulators")}
+        names = await db.list_collection_names()
+        sizes = {name: await db[name].estimated_document_count() for name in ("events", "accumulators")}
+        sizes["checks"] = sum([await db[n].estimated_document_count() for n in names if n.startswith("checks")])
+        return sizes
     except PyMongoError:
         return {}
 
@@ -262,12 +267,11 @@ async def mongo_micro(ctx: Context, db, mongo, organization_id: str, members: li
     size shows what a query that is not a point read costs on this server.
     """
     p = ctx.profile
-    check_template = await db["checks"].find_one({})
+    check_template = await db[collection_for(datetime.now(UTC))].find_one({})
     store = EventStore(db, "eligibility")
     scratch = mongo[f"{DATABASE_PREFIX}scratch"]
     scratch_store = EventStore(scratch, "bench-scratch")
     await scratch_store.ensure_indexes()
-    await scratch["checks"].create_index([("expires_at", 1)])
     ids = [m["member_id"] for m in members]
     year = date.today().year
     principal = Principal(client_id="bench", role="provider", organization_id=organization_id)

@@ -135,7 +135,9 @@ def is_known_place_of_service(code: str) -> bool:
 
 # --------------------------------------------------------------------- NPI
 
-_NPI_FORMAT = re.compile(r"\d{10}")
+# [0-9], never \d: in Python \d also matches other scripts' digits ("١٢٣", fullwidth
+# "１２３"), which int() then reads as numbers, so such an NPI would pass the Luhn check.
+_NPI_FORMAT = re.compile(r"[0-9]{10}")
 # CMS: the NPI check digit is the Luhn check digit of "80840" + the first 9
 # digits; the prefix's doubled-digit sum is always 24.
 _NPI_PREFIX = "80840"
@@ -154,7 +156,7 @@ def luhn_check_digit(digits: str) -> int:
 
 
 def npi_check_digit(first_nine: str) -> int:
-    if not re.fullmatch(r"\d{9}", first_nine):
+    if not re.fullmatch(r"[0-9]{9}", first_nine):
         raise ValueError("an NPI check digit is computed over exactly 9 digits")
     return luhn_check_digit(_NPI_PREFIX + first_nine)
 
@@ -169,7 +171,7 @@ def is_valid_npi(npi: str) -> bool:
 
 # --------------------------------------------------------------------- TIN
 
-_TIN_FORMAT = re.compile(r"\d{9}|\d{2}-\d{7}")
+_TIN_FORMAT = re.compile(r"[0-9]{9}|[0-9]{2}-[0-9]{7}")
 
 
 def is_valid_tin(tin: str) -> bool:

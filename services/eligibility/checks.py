@@ -7,18 +7,16 @@ so it survives a Kafka outage like any other event.
 
 import asyncio
 import logging
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from infra.audit import record_access
-from infra.batching import BatchedInserts
 from infra.eventstore import EventStore
 from infra.http.auth import Principal
 from refdata.plans import Catalogue, benefit_year
 from services.eligibility.accumulators import AccumulatorCopy
+from services.eligibility.check_store import CheckStore, new_check_id
 from services.eligibility.domain import CheckRequest, evaluate
 from services.eligibility.members import Members
 from services.eligibility.network import NetworkContracts
@@ -38,8 +36,7 @@ class Checks:
         catalogue: Catalogue,
         ttl: timedelta,
     ) -> None:
-        self.checks = db["checks"]
-        self._inserts = BatchedInserts(self.checks)
+        self.stored = CheckStore(db, ttl)
         self.store = store
         self.members = members
         self.accumulators = accumulators
@@ -47,18 +44,15 @@ class Checks:
         self.catalogue = catalogue
         self.ttl = ttl
 
-    async def ensure_indexes(self) -> None:
-        await self.checks.create_index([("expires_at", ASCENDING)])
-
-    async def run(self, request: CheckRequest, principal: Principal) -> dict:
-        member, accumulators, contracted = await asyncio.gather(
-            self.members.load(request.member_id),
-            self.accumulators.for_member_year(request.member_id, benefit_year(request.date_of_service)),
-            self._contracted(principal),
-        )
+    async def run(self, request: CheckRequest, principal: Principal, *, lookup: bool = True) -> dict:
+        """lookup False: the id cannot be one this service issued, so it is not looked up."""
+        if lookup:
+            member, accumulators, contracted = await self._inputs(request, principal)
+        else:
+            member, accumulators, contracted = None, [], None
         result = evaluate(request, member, accumulators, self.catalogue, contracted)
         now = datetime.now(UTC)
-        check_id = str(uuid.uuid4())
+        check_id = new_check_id(now)
         answer = {
             "check_id": check_id,
             **result.model_dump(mode="json"),
@@ -74,13 +68,36 @@ class Checks:
             "answer": answer,
         }
         await asyncio.gather(
-            self._inserts.insert(doc),
+            self.stored.insert(doc, now),
             record_access(
                 self.store, principal, source=SOURCE, action="eligibility.check", at=now,
                 resource=f"eligibility-checks/{check_id}", member_id=request.member_id, outcome=answer["status"],
             ),
         )
         return answer
+
+    async def _inputs(self, request: CheckRequest, principal: Principal) -> tuple:
+        year = benefit_year(request.date_of_service)
+        warm = self._from_memory(request.member_id, year, principal)
+        if warm is not None:
+            return warm  # no database, and no tasks to schedule
+        return await asyncio.gather(
+            self.members.current(request.member_id),
+            self.accumulators.for_member_year(request.member_id, year),
+            self._contracted(principal),
+        )
+
+    def _from_memory(self, member_id: str, year: int, principal: Principal) -> tuple | None:
+        member = self.members.cached(member_id)
+        if member is None:
+            return None
+        hit, accumulators = self.accumulators.cached(member_id, year)
+        if not hit:
+            return None
+        if principal.organization_id is None:
+            return member, accumulators, None
+        contracted = self.network.cached(principal.organization_id)
+        return None if contracted is None else (member, accumulators, contracted)
 
     async def _contracted(self, principal: Principal) -> frozenset[str] | None:
         # Payer staff asking on nobody's behalf get no network answer (null), not "out".
@@ -89,7 +106,7 @@ class Checks:
         return await self.network.contracted_plans(principal.organization_id)
 
     async def get(self, check_id: str, principal: Principal) -> dict | None:
-        doc = await self.checks.find_one({"_id": check_id})
+        doc = await self.stored.find(check_id)
         if doc is None:
             return None
         if not principal.can_see(doc.get("organization_id")):
@@ -110,15 +127,14 @@ class Checks:
         return doc["answer"]
 
     async def sweep(self) -> int:
-        result = await self.checks.delete_many({"expires_at": {"$lte": datetime.now(UTC)}})
-        return result.deleted_count
+        return await self.stored.sweep(datetime.now(UTC))
 
     async def sweep_forever(self, interval: float) -> None:
         while True:
             try:
                 removed = await self.sweep()
                 if removed:
-                    log.info("expired checks removed", extra={"count": removed})
+                    log.info("expired hours of checks dropped", extra={"count": removed})
             except Exception as exc:  # noqa: BLE001 - the sweeper must outlive outages
                 log.warning("sweep failed", extra={"error_type": type(exc).__name__})
             await asyncio.sleep(interval)
