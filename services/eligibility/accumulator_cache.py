@@ -20,12 +20,16 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from services.eligibility.domain import Accumulators, AccumulatorUpdate, apply_accumulator_event
+from services.eligibility.member_cache import READ_COPY_LOOKUPS
+
+_HIT = READ_COPY_LOOKUPS.labels("accumulators", "hit")
+_MISS = READ_COPY_LOOKUPS.labels("accumulators", "miss")
 
 
 class AccumulatorCache:
-    def __init__(self, is_live: Callable[[], bool], max_entries: int = 100_000, max_age: float = 30.0,
+    def __init__(self, trusts: Callable[[float], bool], max_entries: int = 100_000, max_age: float = 30.0,
                  recent_seconds: float = 120.0, max_recent: int = 100_000) -> None:
-        self.is_live = is_live
+        self.trusts = trusts  # the feed's verdict on an entry loaded at a given moment
         self.max_entries = max_entries
         self.max_age = max_age
         self.recent_seconds = recent_seconds
@@ -37,8 +41,10 @@ class AccumulatorCache:
     def get(self, key: str) -> tuple[bool, Accumulators | None]:
         """(hit, accumulators); on a miss the caller loads the document and calls put."""
         entry = self._entries.get(key)
-        if entry is None or not self.is_live() or time.monotonic() - entry[1] > self.max_age:
+        if entry is None or time.monotonic() - entry[1] > self.max_age or not self.trusts(entry[1]):
+            _MISS.inc()
             return False, None
+        _HIT.inc()
         return True, entry[0]
 
     def put(self, key: str, loaded: Accumulators | None, loaded_at: float) -> Accumulators | None:

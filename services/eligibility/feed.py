@@ -5,9 +5,9 @@ empty needs nothing before the moment it starts, so the feed assigns itself all
 partitions, starts at their end and never commits. Durable effects stay with the
 consumer groups (infra/consumer.py); the feed only keeps memory current.
 
-`live` is the copies' permission to answer without the database: the feed has been
-caught up with every partition as of a fetch response less than `stale_after` seconds
-old. Anything else (Kafka unreachable, a topic not created yet, still catching up)
+`trusts(loaded_at)` is the copies' permission to answer without the database: the
+feed has been caught up with every partition as of a fetch response less than
+`stale_after` seconds old, and the entry was loaded after the feed took its positions. Anything else (Kafka unreachable, a topic not created yet, still catching up)
 makes the copies step aside and the checks read the database.
 """
 
@@ -39,18 +39,31 @@ class LiveFeed:
         self.topics = sorted({topic for topic, _ in handlers.values()})
         self.stale_after = stale_after
         self._caught_up_at = float("-inf")
+        self._positioned_at = float("inf")
         self.failures = 0
 
     @property
     def live(self) -> bool:
         return time.monotonic() - self._caught_up_at < self.stale_after
 
+    def trusts(self, loaded_at: float) -> bool:
+        """May a copy loaded at `loaded_at` (monotonic) answer now?
+
+        Only while live, and only if it was loaded after the feed's positions were
+        settled: anything published before that was in the database when it was loaded,
+        and anything after reaches the copy through the feed. (A reconnect starts at the
+        end again, so what was loaded before it is not trusted any more.)
+        """
+        return loaded_at >= self._positioned_at and self.live
+
     async def run(self) -> None:
         """Follows the topics until cancelled, reconnecting after any failure."""
         while True:
+            # Group-less with topics: aiokafka assigns every partition of them to this
+            # consumer; without committed offsets it starts at the end ("latest").
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None,
-                enable_auto_commit=False, isolation_level="read_committed",
+                *self.topics, bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None,
+                enable_auto_commit=False, auto_offset_reset="latest", isolation_level="read_committed",
                 fetch_max_wait_ms=250,
             )
             try:
@@ -60,21 +73,21 @@ class LiveFeed:
                 raise
             except Exception as exc:  # noqa: BLE001 - the feed must outlive outages
                 self.failures += 1
-                self._caught_up_at = float("-inf")
                 log.warning("live feed interrupted; reconnecting", extra={"error_type": type(exc).__name__})
                 await asyncio.sleep(1.0)
             finally:
                 self._caught_up_at = float("-inf")
+                self._positioned_at = float("inf")
                 try:
                     await consumer.stop()
                 except KafkaError:
                     pass
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
-        partitions = await self._partitions(consumer)
-        consumer.assign(partitions)
-        # The copies start empty: what was published before now is in the database.
-        await consumer.seek_to_end(*partitions)
+        partitions = await self._assigned(consumer)
+        for tp in partitions:
+            await consumer.position(tp)  # resolves "latest" now
+        self._positioned_at = time.monotonic()
         while True:
             batches = await consumer.getmany(timeout_ms=250, max_records=500)
             for records in batches.values():
@@ -82,19 +95,13 @@ class LiveFeed:
                     self._dispatch(record)
             await self._check_caught_up(consumer, partitions)
 
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        # Topics are created in the background at start-up; wait for their metadata.
+    async def _assigned(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        # Topics are created in the background at start-up; wait until every one is assigned.
         while True:
-            found = []
-            for topic in self.topics:
-                ids = consumer.partitions_for_topic(topic)
-                if not ids:
-                    break
-                found.extend(TopicPartition(topic, p) for p in sorted(ids))
-            else:
-                return found
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - no public refresh
-            await asyncio.sleep(0.5)
+            assigned = consumer.assignment()
+            if assigned and {tp.topic for tp in assigned} == set(self.topics):
+                return sorted(assigned)
+            await asyncio.sleep(0.2)
 
     def _dispatch(self, record) -> None:
         event_type = next((v.decode() for k, v in record.headers or () if k == "ce_type"), None)

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from infra.eventstore import EventStore
 from infra.http.app import create_service_app
 from infra.runtime import ServiceRuntime
 from refdata.plans import load_catalogue
@@ -26,15 +27,19 @@ def build_app(settings: EligibilitySettings | None = None) -> tuple[FastAPI, Ser
     app = create_service_app(runtime, "Eligibility", [api.router])
     catalogue = load_catalogue()
     # The in-memory copies answer only while the live feed is caught up (feed.py).
-    feed_live = (lambda: feed.live) if settings.read_copies else (lambda: False)
-    member_cache = MemberCache(feed_live, max_age=settings.read_copy_max_age_seconds)
-    accumulator_cache = AccumulatorCache(feed_live, max_age=settings.read_copy_max_age_seconds)
-    members = Members(runtime.store, catalogue, member_cache)
+    trusts = (lambda loaded_at: feed.trusts(loaded_at)) if settings.read_copies else (lambda loaded_at: False)
+    member_cache = MemberCache(trusts, max_age=settings.read_copy_max_age_seconds)
+    accumulator_cache = AccumulatorCache(trusts, max_age=settings.read_copy_max_age_seconds)
+    # Audit records go to the same outbox through a second handle that does not wake the
+    # relay: it publishes them at its next poll (relay_poll_interval_seconds, 0.2 s) in
+    # one batch, instead of one relay round (an outbox read and a delete) per check.
+    audit_store = EventStore(runtime.db, settings.service_name)
+    members = Members(runtime.store, catalogue, member_cache, audit_store=audit_store)
     accumulators = AccumulatorCopy(runtime.db, accumulator_cache)
     feed = LiveFeed(settings, {**members.feed_handlers(), **accumulators.feed_handlers()},
                     stale_after=settings.feed_stale_after_seconds)
     network = NetworkContracts(runtime.db)
-    checks = Checks(runtime.db, runtime.store, members, accumulators, network, catalogue,
+    checks = Checks(runtime.db, audit_store, members, accumulators, network, catalogue,
                     timedelta(seconds=settings.check_ttl_seconds))
     app.state.catalogue = catalogue
     app.state.members = members

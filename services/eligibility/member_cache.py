@@ -6,7 +6,8 @@ has read; the live feed (services/eligibility/feed.py) applies every newer event
 copy, so a check needs no database read for a member it has seen.
 
 When may a copy answer? Only while the feed is live: caught up with the topic as of a
-fetch response younger than the feed's `stale_after` (2 s). A write on another replica
+fetch response younger than the feed's `stale_after` (2 s), and only for entries loaded
+after the feed took its positions (feed.trusts). A write on another replica
 reaches this copy after that replica's outbox relay has published it (at most its poll
 interval, 0.2 s, when the writer is not the relay leader) plus the feed's fetch
 (milliseconds when caught up). While the feed is not live (Kafka unreachable, still
@@ -24,33 +25,40 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from prometheus_client import Counter
+
 from services.eligibility.domain import InvalidEventSequence, Member, MemberEvent, apply
 
 
+READ_COPY_LOOKUPS = Counter(
+    "eligibility_read_copy_lookups_total", "Lookups in the in-memory read copies", ["copy", "outcome"]
+)
+_MEMBER_HIT = READ_COPY_LOOKUPS.labels("members", "hit")
+_MEMBER_MISS = READ_COPY_LOOKUPS.labels("members", "miss")
+
+
 class MemberCache:
-    def __init__(self, is_live: Callable[[], bool], max_entries: int = 100_000, max_age: float = 30.0,
+    def __init__(self, trusts: Callable[[float], bool], max_entries: int = 100_000, max_age: float = 30.0,
                  recent_seconds: float = 60.0) -> None:
-        self.is_live = is_live
+        self.trusts = trusts  # the feed's verdict on an entry loaded at a given moment
         self.max_entries = max_entries
         self.max_age = max_age
         self.recent_seconds = recent_seconds
         self._entries: OrderedDict[str, tuple[Member, float]] = OrderedDict()
         # member id -> (highest version seen on the feed, when): guards loads racing the feed.
         self._recent: OrderedDict[str, tuple[int, float]] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, member_id: str) -> Member | None:
         """The member if the copy may answer for it now; None means: load it."""
         entry = self._entries.get(member_id)
-        if entry is None or not self.is_live():
-            self.misses += 1
+        if entry is None:
+            _MEMBER_MISS.inc()
             return None
         member, loaded_at = entry
-        if time.monotonic() - loaded_at > self.max_age:
-            self.misses += 1
+        if time.monotonic() - loaded_at > self.max_age or not self.trusts(loaded_at):
+            _MEMBER_MISS.inc()
             return None
-        self.hits += 1
+        _MEMBER_HIT.inc()
         return member
 
     def put(self, member: Member, loaded_at: float) -> None:

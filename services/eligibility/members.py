@@ -47,8 +47,10 @@ def new_member_id(caller: str, idempotency_key: str | None) -> str:
 
 
 class Members:
-    def __init__(self, store: EventStore, catalogue: Catalogue, cache: MemberCache | None = None) -> None:
+    def __init__(self, store: EventStore, catalogue: Catalogue, cache: MemberCache | None = None,
+                 audit_store: EventStore | None = None) -> None:
         self.store = store
+        self.audit_store = audit_store or store
         self.catalogue = catalogue
         self.cache = cache
 
@@ -89,7 +91,7 @@ class Members:
     async def audit(self, principal: Principal, action: str, member_id: str | None, outcome: str) -> None:
         """Every disclosure of a member's data (or refusal to disclose it) is an audited access."""
         await record_access(
-            self.store, principal, source=SOURCE, action=action, member_id=member_id, outcome=outcome,
+            self.audit_store, principal, source=SOURCE, action=action, member_id=member_id, outcome=outcome,
             resource=f"members/{member_id}" if member_id else "members",
         )
 

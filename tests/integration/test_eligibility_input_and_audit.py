@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from contracts import topics
@@ -133,8 +134,15 @@ async def test_a_write_by_another_replica_reaches_the_checks_of_this_one(platfor
     member = await platform.new_member(coverage_start=start.isoformat())
     member_id = member["member_id"]
     dos = today() - days(1)
-    assert (await check(org.client, member_id, dos))["status"] == "active"  # the copy now holds the member
-    assert (await check(org.client, member_id, dos))["status"] == "active"
+    metrics_url = f"{running_stack.service_url('eligibility')}/metrics"
+
+    async def answered_from_memory():
+        before = await member_copy_hits(metrics_url)
+        assert (await check(org.client, member_id, dos))["status"] == "active"
+        return await member_copy_hits(metrics_url) > before
+
+    # The first check loads the member; once the feed is live the copy answers.
+    await eventually(answered_from_memory, timeout=30.0, interval=0.2, what="a check answered from the copy")
 
     mongo = AsyncMongoClient(running_stack.mongodb_uri, tz_aware=True)
     try:
@@ -153,6 +161,19 @@ async def test_a_write_by_another_replica_reaches_the_checks_of_this_one(platfor
         answer = await check(org.client, member_id, dos)
         return answer if answer["status"] == "inactive" else None
 
+    hits = await member_copy_hits(metrics_url)
     answer = await eventually(inactive, timeout=15.0, interval=0.1, what="the other replica's termination")
     assert answer["coverage"]["end"] == ended.isoformat()
+    # ... and it came through the feed into the copy, not from a reload.
+    assert await member_copy_hits(metrics_url) > hits
+
+
+async def member_copy_hits(metrics_url: str) -> float:
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        text = (await client.get(metrics_url)).text
+    for family in text_string_to_metric_families(text):
+        if family.name == "eligibility_read_copy_lookups":
+            return sum(s.value for s in family.samples
+                       if s.name.endswith("_total") and s.labels == {"copy": "members", "outcome": "hit"})
+    return 0.0
 

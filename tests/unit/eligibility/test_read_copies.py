@@ -13,7 +13,7 @@ class Live:
     def __init__(self) -> None:
         self.value = True
 
-    def __call__(self) -> bool:
+    def __call__(self, loaded_at: float) -> bool:
         return self.value
 
 
