@@ -58,9 +58,10 @@ def collection_for(moment: datetime) -> str:
 
 
 class CheckStore:
-    def __init__(self, db: AsyncDatabase, ttl: timedelta) -> None:
+    def __init__(self, db: AsyncDatabase, ttl: timedelta, linger: float = 0.0) -> None:
         self.db = db
         self.ttl = ttl
+        self.linger = linger
         self._inserts: dict[str, BatchedInserts] = {}
 
     async def insert(self, doc: dict[str, Any], made_at: datetime) -> None:
@@ -71,7 +72,7 @@ class CheckStore:
             # Only the current hour (and for a moment the previous one) is ever written.
             for old in [n for n in self._inserts if n < name]:
                 del self._inserts[old]
-            batcher = self._inserts[name] = BatchedInserts(self.db[name])
+            batcher = self._inserts[name] = BatchedInserts(self.db[name], linger=self.linger)
         await batcher.insert(doc)
 
     async def find(self, check_id: str) -> dict[str, Any] | None:

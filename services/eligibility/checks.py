@@ -35,8 +35,9 @@ class Checks:
         network: NetworkContracts,
         catalogue: Catalogue,
         ttl: timedelta,
+        insert_linger: float = 0.0,
     ) -> None:
-        self.stored = CheckStore(db, ttl)
+        self.stored = CheckStore(db, ttl, linger=insert_linger)
         self.store = store
         self.members = members
         self.accumulators = accumulators

@@ -4,13 +4,13 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from infra.eventstore import EventStore
 from infra.http.app import create_service_app
 from infra.runtime import ServiceRuntime
 from refdata.plans import load_catalogue
 from services.eligibility import api
 from services.eligibility.accumulator_cache import AccumulatorCache
 from services.eligibility.accumulators import AccumulatorCopy
+from services.eligibility.audit_store import AuditStore
 from services.eligibility.checks import Checks
 from services.eligibility.command_count import count_commands
 from services.eligibility.feed import LiveFeed
@@ -30,17 +30,14 @@ def build_app(settings: EligibilitySettings | None = None) -> tuple[FastAPI, Ser
     trusts = (lambda loaded_at: feed.trusts(loaded_at)) if settings.read_copies else (lambda loaded_at: False)
     member_cache = MemberCache(trusts, max_age=settings.read_copy_max_age_seconds)
     accumulator_cache = AccumulatorCache(trusts, max_age=settings.read_copy_max_age_seconds)
-    # Audit records go to the same outbox through a second handle that does not wake the
-    # relay: it publishes them at its next poll (relay_poll_interval_seconds, 0.2 s) in
-    # one batch, instead of one relay round (an outbox read and a delete) per check.
-    audit_store = EventStore(runtime.db, settings.service_name)
+    audit_store = AuditStore(runtime.db, settings.service_name, linger=settings.insert_linger_seconds)
     members = Members(runtime.store, catalogue, member_cache, audit_store=audit_store)
     accumulators = AccumulatorCopy(runtime.db, accumulator_cache)
     feed = LiveFeed(settings, {**members.feed_handlers(), **accumulators.feed_handlers()},
                     stale_after=settings.feed_stale_after_seconds)
     network = NetworkContracts(runtime.db)
     checks = Checks(runtime.db, audit_store, members, accumulators, network, catalogue,
-                    timedelta(seconds=settings.check_ttl_seconds))
+                    timedelta(seconds=settings.check_ttl_seconds), insert_linger=settings.insert_linger_seconds)
     app.state.catalogue = catalogue
     app.state.members = members
     app.state.network = network

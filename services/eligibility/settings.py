@@ -12,3 +12,5 @@ class EligibilitySettings(PlatformSettings):
     feed_stale_after_seconds: float = 2.0
     # ...and reloads an entry this long after loading it, whatever the feed says.
     read_copy_max_age_seconds: float = 30.0
+    # Group commit of checks and audit records waits this long for company (batching.py).
+    insert_linger_seconds: float = 0.002
