@@ -24,7 +24,7 @@ from services.eligibility.api_models import (
 )
 from services.eligibility.checks import Checks, today
 from services.eligibility.domain import CheckRequest, Demographics, Member, validate_check_request
-from services.eligibility.json_response import JsonBytes, json_response
+from services.eligibility.json_response import JsonBytes
 from services.eligibility.members import Members, new_member_id
 from services.eligibility.network import NetworkContracts
 
@@ -259,7 +259,7 @@ async def check_eligibility(body: CheckIn, checks: ChecksDep, principal: Checker
     if errors:
         raise Problem(422, f"The request has {len(errors)} problem(s).", code="validation", errors=errors)
     # An id of another shape was never issued: answered not_found without a lookup (and audited).
-    return json_response(await checks.run(check, principal, lookup=is_member_id(member_id)))
+    return JsonBytes(await checks.run(check, principal, lookup=is_member_id(member_id)))
 
 
 @router.get("/v1/eligibility/checks/{check_id}", tags=["eligibility"], response_model=CheckAnswer,
@@ -268,7 +268,7 @@ async def get_check(check_id: CheckIdPath, checks: ChecksDep, principal: Checker
     answer = await checks.get(check_id, principal)
     if answer is None:
         raise Problem(404, "No such eligibility check (or it has expired).", code="not_found")
-    return json_response(answer)
+    return JsonBytes(answer)
 
 
 def _loc(loc: str) -> str:

@@ -9,6 +9,8 @@ import asyncio
 import logging
 from datetime import UTC, date, datetime, timedelta
 
+import orjson
+
 from pymongo.asynchronous.database import AsyncDatabase
 
 from infra.audit import record_access
@@ -45,8 +47,8 @@ class Checks:
         self.catalogue = catalogue
         self.ttl = ttl
 
-    async def run(self, request: CheckRequest, principal: Principal, *, lookup: bool = True) -> dict:
-        """lookup False: the id cannot be one this service issued, so it is not looked up."""
+    async def run(self, request: CheckRequest, principal: Principal, *, lookup: bool = True) -> bytes:
+        """The answer as JSON. lookup False: the id cannot be one this service issued, so it is not looked up."""
         if lookup:
             member, accumulators, contracted = await self._inputs(request, principal)
         else:
@@ -60,22 +62,27 @@ class Checks:
             "checked_at": _instant(now),
             "expires_at": _instant(now + self.ttl),
         }
+        body = orjson.dumps(answer)
         doc = {
             "_id": check_id,
             "organization_id": principal.organization_id,
             "client_id": principal.client_id,
             "member_id": request.member_id,
             "expires_at": now + self.ttl,
-            "answer": answer,
+            "status": result.status,
+            # The answer as the JSON it was sent as: one binary field is far cheaper for
+            # FerretDB to store than the nested document (it keeps a schema per field),
+            # and a GET sends it back byte for byte.
+            "answer_json": body,
         }
         await asyncio.gather(
             self.stored.insert(doc, now),
             record_access(
                 self.store, principal, source=SOURCE, action="eligibility.check", at=now,
-                resource=f"eligibility-checks/{check_id}", member_id=request.member_id, outcome=answer["status"],
+                resource=f"eligibility-checks/{check_id}", member_id=request.member_id, outcome=result.status,
             ),
         )
-        return answer
+        return body
 
     async def _inputs(self, request: CheckRequest, principal: Principal) -> tuple:
         year = benefit_year(request.date_of_service)
@@ -106,7 +113,8 @@ class Checks:
             return None
         return await self.network.contracted_plans(principal.organization_id)
 
-    async def get(self, check_id: str, principal: Principal) -> dict | None:
+    async def get(self, check_id: str, principal: Principal) -> bytes | None:
+        """The stored answer as JSON, or None when missing, expired or not the caller's."""
         doc = await self.stored.find(check_id)
         if doc is None:
             return None
@@ -123,9 +131,9 @@ class Checks:
         await record_access(
             self.store, principal, source=SOURCE, action="eligibility.check.read",
             resource=f"eligibility-checks/{check_id}", member_id=doc.get("member_id"),
-            outcome=doc["answer"]["status"], organization_id=doc.get("organization_id"),
+            outcome=_status(doc), organization_id=doc.get("organization_id"),
         )
-        return doc["answer"]
+        return doc["answer_json"] if "answer_json" in doc else orjson.dumps(doc["answer"])
 
     async def sweep(self) -> int:
         return await self.stored.sweep(datetime.now(UTC))
@@ -139,6 +147,11 @@ class Checks:
             except Exception as exc:  # noqa: BLE001 - the sweeper must outlive outages
                 log.warning("sweep failed", extra={"error_type": type(exc).__name__})
             await asyncio.sleep(interval)
+
+
+def _status(doc: dict) -> str:
+    # Checks stored before answers were kept as JSON carry the answer as a document.
+    return doc["status"] if "status" in doc else doc["answer"]["status"]
 
 
 def _instant(moment: datetime) -> str:

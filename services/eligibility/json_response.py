@@ -1,18 +1,12 @@
-"""JSON responses serialised by orjson, skipping FastAPI's jsonable_encoder walk.
+"""A response whose body is JSON bytes made beforehand (by orjson, or as stored).
 
 Routes on the hot path return these; FastAPI then neither validates against the
-declared response_model (kept for the OpenAPI document) nor re-encodes the body.
+declared response_model (kept for the OpenAPI document) nor re-encodes the body
+through jsonable_encoder.
 """
 
-from typing import Any
-
-import orjson
 from starlette.responses import Response
 
 
 class JsonBytes(Response):
     media_type = "application/json"
-
-
-def json_response(content: Any, status_code: int = 200) -> Response:
-    return JsonBytes(orjson.dumps(content), status_code=status_code)
