@@ -5,8 +5,13 @@ Where the time goes, three views of the same requests:
 - client latency (this process) versus the service's own http_request_duration_seconds
   histogram (scraped from its /metrics before and after each run);
 - CPU seconds per check of each process (eligibility, FerretDB, gateway, this client);
-- a PyMongo micro-benchmark of the MongoDB work one check does (member stream, accumulators,
-  network contract, then the check and its audit event inserted).
+- MongoDB commands per check the service sent (its mongodb_commands_total counter, by
+  command and collection): deterministic, unlike the timings on a shared machine;
+- a PyMongo micro-benchmark of the MongoDB work a cold check does (member stream, accumulators,
+  network contract, then the check and its audit event inserted); a warm check answers
+  the reads from the service's in-memory copies (docs/adr/0007).
+
+The load is sent with aiohttp (the sanity checks with httpx, as the tests' client).
 """
 
 from __future__ import annotations

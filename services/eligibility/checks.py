@@ -25,6 +25,7 @@ from services.eligibility.network import NetworkContracts
 
 log = logging.getLogger(__name__)
 SOURCE = "/services/eligibility"
+MEMO_SIZE = 10_000
 
 
 class Checks:
@@ -46,6 +47,7 @@ class Checks:
         self.network = network
         self.catalogue = catalogue
         self.ttl = ttl
+        self._answers: dict[tuple, tuple] = {}
 
     async def run(self, request: CheckRequest, principal: Principal, *, lookup: bool = True) -> bytes:
         """The answer as JSON. lookup False: the id cannot be one this service issued, so it is not looked up."""
@@ -53,12 +55,12 @@ class Checks:
             member, accumulators, contracted = await self._inputs(request, principal)
         else:
             member, accumulators, contracted = None, [], None
-        result = evaluate(request, member, accumulators, self.catalogue, contracted)
+        status, answered = self._evaluate(request, member, accumulators, contracted)
         now = datetime.now(UTC)
         check_id = new_check_id(now)
         answer = {
             "check_id": check_id,
-            **result.model_dump(mode="json"),
+            **answered,
             "checked_at": _instant(now),
             "expires_at": _instant(now + self.ttl),
         }
@@ -69,7 +71,7 @@ class Checks:
             "client_id": principal.client_id,
             "member_id": request.member_id,
             "expires_at": now + self.ttl,
-            "status": result.status,
+            "status": status,
             # The answer as the JSON it was sent as: one binary field is far cheaper for
             # FerretDB to store than the nested document (it keeps a schema per field),
             # and a GET sends it back byte for byte.
@@ -79,10 +81,28 @@ class Checks:
             self.stored.insert(doc, now),
             record_access(
                 self.store, principal, source=SOURCE, action="eligibility.check", at=now,
-                resource=f"eligibility-checks/{check_id}", member_id=request.member_id, outcome=result.status,
+                resource=f"eligibility-checks/{check_id}", member_id=request.member_id, outcome=status,
             ),
         )
         return body
+
+    def _evaluate(self, request: CheckRequest, member, accumulators, contracted) -> tuple[str, dict]:
+        """evaluate() is pure, so its JSON is memoised on everything it reads: the same
+        question about the same state (the front desk asking again, a retry) is answered
+        without rebuilding the result's models."""
+        key = (
+            request.member_id, request.date_of_birth, request.date_of_service, request.procedure_codes,
+            member.version if member is not None else None, id(member) if member is not None else None,
+            tuple((a.plan_year, a.deductible_total, a.out_of_pocket_total) for a in accumulators), contracted,
+        )
+        hit = self._answers.get(key)
+        if hit is None or hit[0] is not member:
+            result = evaluate(request, member, accumulators, self.catalogue, contracted)
+            hit = (member, result.status, result.model_dump(mode="json"))
+            if len(self._answers) >= MEMO_SIZE:
+                self._answers.clear()
+            self._answers[key] = hit
+        return hit[1], hit[2]
 
     async def _inputs(self, request: CheckRequest, principal: Principal) -> tuple:
         year = benefit_year(request.date_of_service)
