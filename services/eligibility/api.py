@@ -11,6 +11,7 @@ from infra.http.problems import Problem
 from refdata.codes import is_valid_npi
 from refdata.plans import Catalogue, Plan
 from services.eligibility.api_models import (
+    ORGANIZATION_ID_PATTERN,
     CheckAnswer,
     CheckIn,
     MemberIn,
@@ -56,7 +57,7 @@ CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 Checker = Annotated[Principal, require_role("provider", "operator")]
 
 MemberIdPath = Annotated[str, Path(min_length=1, max_length=32, description="M + 10 digits, as on the ID card")]
-OrganizationIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+OrganizationIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ORGANIZATION_ID_PATTERN)]
 PlanIdPath = Annotated[str, Path(min_length=1, max_length=64)]
 CheckIdPath = Annotated[str, Path(min_length=1, max_length=64)]
 

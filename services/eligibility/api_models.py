@@ -38,7 +38,9 @@ ApiDate = Annotated[date, BeforeValidator(_text_only), Field(ge=EARLIEST_DATE, l
 # Printed on ID cards as M + 10 digits; a little slack for spaces typed around it.
 MemberIdText = Annotated[str, Field(min_length=1, max_length=32)]
 PlanId = Annotated[str, Field(min_length=1, max_length=64)]
-OrganizationId = Annotated[str, Field(min_length=1, max_length=64)]
+# Identity issues UUIDs; anything printable without spaces is accepted, never control characters.
+ORGANIZATION_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
+OrganizationId = Annotated[str, Field(min_length=1, max_length=64, pattern=ORGANIZATION_ID_PATTERN)]
 # Names are free text, but never control characters (they end up in events and logs of
 # other systems).
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]

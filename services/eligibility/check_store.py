@@ -50,7 +50,10 @@ def created_at(check_id: str) -> datetime | None:
         return None
     if parsed.version != 7:
         return None
-    return datetime.fromtimestamp((parsed.int >> 80) / 1000, UTC)
+    try:
+        return datetime.fromtimestamp((parsed.int >> 80) / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None  # 48 bits of milliseconds reach past year 9999: a made-up id
 
 
 def collection_for(moment: datetime) -> str:

@@ -68,6 +68,10 @@ async def test_commands_on_a_member_with_absurd_dates_or_ids_are_4xx(platform, o
                                 json={"organization_id": "org", "plan_ids": [BIG_TEXT]}), 422)
     problem(await operator.post("/v1/admin/network-contracts",
                                 json={"organization_id": BIG_TEXT, "plan_ids": []}), 422)
+    problem(await operator.post("/v1/admin/network-contracts",
+                                json={"organization_id": "a\x00b", "plan_ids": []}), 422)
+    # A UUIDv7 whose time is past year 9999 names no hour of checks: a 404 like any unknown id.
+    problem(await operator.get(f"{CHECKS}/ffffffff-ffff-7fff-bfff-ffffffffffff"), 404)
 
 
 async def test_an_npi_written_in_other_digits_is_not_a_valid_npi(operator):

@@ -16,6 +16,7 @@ def test_other_ids_have_no_creation_time():
     assert created_at("3f0c8a4e-0a5b-4d1e-9a51-2f4b1c2d3e4f") is None  # a v4 check id from before
     assert created_at("not an id") is None
     assert created_at("x" * 5000) is None
+    assert created_at("ffffffff-ffff-7fff-bfff-ffffffffffff") is None  # past year 9999
 
 
 def test_hours_are_named_in_utc():
