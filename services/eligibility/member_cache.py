@@ -80,7 +80,8 @@ class MemberCache:
         now = time.monotonic()
         self._recent[member_id] = (max(version, self._recent.get(member_id, (0, 0.0))[0]), now)
         self._recent.move_to_end(member_id)
-        while self._recent and now - next(iter(self._recent.values()))[1] > self.recent_seconds:
+        while self._recent and (len(self._recent) > self.max_entries
+                                or now - next(iter(self._recent.values()))[1] > self.recent_seconds):
             self._recent.popitem(last=False)
         entry = self._entries.get(member_id)
         if entry is None:
