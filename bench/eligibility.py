@@ -5,8 +5,13 @@ Where the time goes, three views of the same requests:
 - client latency (this process) versus the service's own http_request_duration_seconds
   histogram (scraped from its /metrics before and after each run);
 - CPU seconds per check of each process (eligibility, FerretDB, gateway, this client);
-- a PyMongo micro-benchmark of the MongoDB work one check does (member stream, accumulators,
-  network contract, then the check and its audit event inserted).
+- MongoDB commands per check the service sent (its mongodb_commands_total counter, by
+  command and collection): deterministic, unlike the timings on a shared machine;
+- a PyMongo micro-benchmark of the MongoDB work a cold check does (member stream, accumulators,
+  network contract, then the check and its audit event inserted); a warm check answers
+  the reads from the service's in-memory copies (docs/adr/0007).
+
+The load is sent with aiohttp (the sanity checks with httpx, as the tests' client).
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import aiohttp
 import bson
 import httpx
+import orjson
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo.errors import PyMongoError
 
 from bench.context import Context, log
@@ -30,6 +38,7 @@ from infra.eventstore import EventStore
 from infra.http.auth import Principal
 from infra.mongo import create_client
 from infra.settings import PlatformSettings
+from services.eligibility.check_store import collection_for
 from services.eligibility.members import stream_of as member_stream_of
 
 CHECK_ROUTE = {"method": "POST", "route": "/v1/eligibility/checks"}
@@ -51,6 +60,19 @@ async def _setup(ctx: Context):
     return org, members, plans
 
 
+class LoadClientError(OSError):
+    """A transport failure of the load client, counted like httpx's (bench/load.py)."""
+
+
+def _load_session(base_url: str, authorization: str, connections: int) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        base_url=base_url,
+        headers={"Authorization": authorization, "Content-Type": "application/json"},
+        connector=aiohttp.TCPConnector(limit=connections, force_close=False),
+        timeout=aiohttp.ClientTimeout(total=15.0),
+    )
+
+
 def _body(org, members: list[dict], n: int, dos: str) -> dict:
     member = members[n % len(members)]
     return {
@@ -63,10 +85,44 @@ def _body(org, members: list[dict], n: int, dos: str) -> dict:
 
 
 async def _collection_sizes(db) -> dict:
+    """Documents per collection; checks summed over their hourly collections (check_store.py)."""
     try:
-        return {name: await db[name].estimated_document_count() for name in ("events", "checks", "accumulators")}
+        names = await db.list_collection_names()
+        sizes = {name: await db[name].estimated_document_count() for name in ("events", "accumulators")}
+        sizes["checks"] = sum([await db[n].estimated_document_count() for n in names if n.startswith("checks")])
+        return sizes
     except PyMongoError:
         return {}
+
+
+async def scrape_commands(client: httpx.AsyncClient, url: str) -> dict[str, float] | None:
+    """{"<command> <collection>": count} of the service's mongodb_commands_total counter."""
+    try:
+        response = await client.get(url, timeout=5.0)
+        response.raise_for_status()
+    except httpx.HTTPError:
+        return None
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        if family.name != "mongodb_commands":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                out[f"{sample.labels['command']} {sample.labels['collection']}"] = sample.value
+    return out
+
+
+def commands_per_check(before: list[dict | None], after: list[dict | None], checks: int) -> dict:
+    """MongoDB commands the service sent per answered check, over the slices, by command."""
+    total: dict[str, float] = {}
+    for b, a in zip(before, after, strict=True):
+        if a is None:
+            continue
+        for key, value in a.items():
+            total[key] = total.get(key, 0.0) + value - (b or {}).get(key, 0.0)
+    checks = max(checks, 1)
+    by_command = {k: round(v / checks, 3) for k, v in sorted(total.items(), key=lambda kv: -kv[1]) if v}
+    return {"total": round(sum(total.values()) / checks, 3), "by_command": by_command}
 
 
 async def _wait_quiet(scraper: httpx.AsyncClient, metrics_url: str, timeout: float) -> float | None:
@@ -120,15 +176,27 @@ async def run(ctx: Context) -> dict:
         log(f"eligibility: {len(members)} members on {len(plans)} plans, contract for {CONTRACTED_PLANS}; "
             f"sanity {out['sanity_gateway']} / {out['sanity_direct']}")  # fmt: skip
 
-        def request_for(client: httpx.AsyncClient):
+        # The load itself goes through aiohttp: the client shares the two cores with the
+        # stack, and httpx spent about 2-3 ms of CPU per check, more than the service.
+        # Sanity answers above went through httpx, as the tests' client does.
+        sessions = {name: _load_session(url, clients[name].headers["Authorization"], cap)
+                    for name, url in targets.items()}
+        out["load_client"] = f"aiohttp {aiohttp.__version__}"
+
+        def request_for(session: aiohttp.ClientSession):
             async def check(n: int) -> int:
-                response = await client.post("/v1/eligibility/checks", json=_body(org, members, n, dos))
-                return response.status_code
+                try:
+                    async with session.post("/v1/eligibility/checks",
+                                            data=orjson.dumps(_body(org, members, n, dos))) as response:
+                        await response.read()
+                        return response.status
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    raise LoadClientError(type(exc).__name__) from exc
 
             return check
 
-        for name, client in clients.items():
-            await closed_loop(request_for(client), 8, total=p.eligibility_warmup)
+        for name, session in sessions.items():
+            await closed_loop(request_for(session), 8, total=p.eligibility_warmup)
 
         # Every check adds a check document and an audit event, and FerretDB v1 scans whole
         # collections, so the stack slows down as the run goes. Each run is therefore split
@@ -136,12 +204,14 @@ async def run(ctx: Context) -> dict:
         # Closed loop first: its capacity numbers come before the open loop's flood.
         for mode in ("closed", "open"):
             slices: dict[str, list] = {"gateway": [], "direct": []}
-            extra: dict[str, dict] = {name: {"server": [], "cpu": [], "quiet_wait_s": [], "sizes": []} for name in slices}
+            extra: dict[str, dict] = {name: {"server": [], "cpu": [], "quiet_wait_s": [], "sizes": [],
+                                              "commands_before": [], "commands_after": []} for name in slices}
             for name in ("gateway", "direct", "direct", "gateway"):
-                check = request_for(clients[name])
+                check = request_for(sessions[name])
                 extra[name]["quiet_wait_s"].append(await _wait_quiet(scraper, metrics_url, p.eligibility_quiet_timeout))
                 extra[name]["sizes"].append(await _collection_sizes(db))
                 server_before = await scrape_histogram(scraper, metrics_url, "http_request_duration_seconds", CHECK_ROUTE)
+                extra[name]["commands_before"].append(await scrape_commands(scraper, metrics_url))
                 cpu_before = ctx.cpu.snapshot()
                 if mode == "open":
                     result = await open_loop(check, p.eligibility_rate, p.eligibility_seconds / 2, max_in_flight=cap,
@@ -150,6 +220,7 @@ async def run(ctx: Context) -> dict:
                     result = await closed_loop(check, p.eligibility_closed_concurrency, seconds=p.eligibility_closed_seconds / 2)
                 extra[name]["cpu"].append(CpuMeter.delta(cpu_before, ctx.cpu.snapshot()))
                 server_after = await scrape_histogram(scraper, metrics_url, "http_request_duration_seconds", CHECK_ROUTE)
+                extra[name]["commands_after"].append(await scrape_commands(scraper, metrics_url))
                 extra[name]["server"].append(histogram_delta(server_before, server_after))
                 slices[name].append(result)
             for name in ("gateway", "direct"):
@@ -167,17 +238,24 @@ async def run(ctx: Context) -> dict:
                     server_slices=extra[name]["server"],
                     cpu=cpu,
                     cpu_ms_per_check={proc: round(secs / requests * 1000, 2) for proc, secs in cpu["cpu_s"].items() if secs},
+                    # Every command the service sent during the slices (relay, sweeper and
+                    # consumers included), per check answered.
+                    mongodb_commands_per_check=commands_per_check(
+                        extra[name]["commands_before"], extra[name]["commands_after"], requests),
                 )
                 out["runs"].append(row)
                 rate = row.get("achieved_per_s", row.get("ok_per_s"))
                 latency = row.get("latency_with_censored", row.get("latency"))
                 log(f"eligibility: {mode:<6} {name:<7} {rate} checks/s, p50 {latency['p50_ms']} p99 {latency['p99_ms']} "
                     f"ms, errors {row['errors']}, not sent {row.get('not_sent', 0)}, server mean "
-                    f"{row['server'].get('mean_ms')} ms; cores: {top_cpu(cpu)}; sizes {extra[name]['sizes']}")  # fmt: skip
+                    f"{row['server'].get('mean_ms')} ms; cores: {top_cpu(cpu)}; mongodb commands per check "
+                    f"{row['mongodb_commands_per_check']}; sizes {extra[name]['sizes']}")  # fmt: skip
 
         out["mongo_micro"] = await mongo_micro(ctx, db, mongo, org.organization_id, members)
         return out
     finally:
+        for session in locals().get("sessions", {}).values():
+            await session.close()
         for client in clients.values():
             await client.aclose()
         await scraper.aclose()
@@ -223,12 +301,11 @@ async def mongo_micro(ctx: Context, db, mongo, organization_id: str, members: li
     size shows what a query that is not a point read costs on this server.
     """
     p = ctx.profile
-    check_template = await db["checks"].find_one({})
+    check_template = await db[collection_for(datetime.now(UTC))].find_one({})
     store = EventStore(db, "eligibility")
     scratch = mongo[f"{DATABASE_PREFIX}scratch"]
     scratch_store = EventStore(scratch, "bench-scratch")
     await scratch_store.ensure_indexes()
-    await scratch["checks"].create_index([("expires_at", 1)])
     ids = [m["member_id"] for m in members]
     year = date.today().year
     principal = Principal(client_id="bench", role="provider", organization_id=organization_id)

@@ -169,14 +169,23 @@ def render(results: dict) -> str:
                 f"{r['mode']} {'@%g/s' % r['target_per_s'] if open_ else 'c=%d' % r['concurrency']}", r["target"],
                 r["ok"], r["achieved_per_s"] if open_ else r["ok_per_s"], r["errors"],
                 r.get("not_sent", "-") if open_ else "-", *_lat(latency),
-                server.get("mean_ms"), _per(r.get("cpu_ms_per_check")), _other(r.get("cpu")),
+                server.get("mean_ms"), (r.get("mongodb_commands_per_check") or {}).get("total"),
+                _per(r.get("cpu_ms_per_check")), _other(r.get("cpu")),
             ])  # fmt: skip
         out.append(table(["run", "via", "ok", "checks/s", "errors", "not sent", "p50 ms", "p95 ms", "p99 ms", "max ms",
-                          "server mean ms", "CPU ms per check", "other load"], rows))  # fmt: skip
+                          "server mean ms", "mongo cmds per check", "CPU ms per check", "other load"], rows))  # fmt: skip
         out.append("Each run is two interleaved halves per target (gateway, direct, direct, gateway). Open-loop "
                    "latency of answered checks counts from the scheduled send time; 'not sent': no free slot under "
                    "the in-flight cap before the window closed (the JSON has percentiles with these as lower "
                    "bounds); 'server mean': the service's own http_request_duration_seconds.")  # fmt: skip
+        for r in elig.get("runs", []):
+            commands = (r.get("mongodb_commands_per_check") or {}).get("by_command")
+            if commands:
+                out.append(f"mongodb commands per check, {r['mode']} {r['target']}: {_per(commands, 12)}")
+        verdict = eligibility_target(elig)
+        elig["target"] = verdict
+        out.append(f"TARGET eligibility p99 <= {TARGET_P99_MS:g} ms at {TARGET_RATE:g} checks/s offered, open loop, "
+                   f"through the gateway: {verdict['verdict']} ({verdict['why']})")
         share = gateway_share(elig)
         if share:
             elig["gateway_share"] = share
@@ -238,6 +247,33 @@ def _targets(results: dict) -> list[str]:
         return []
     return ["\n-- Targets --", table(["target", "goal", "measured", "verdict"],
                                       [[r["target"], r["goal"], r["measured"], r["verdict"]] for r in rows])]
+
+
+TARGET_P99_MS = 25.0
+TARGET_RATE = 300.0
+
+
+def eligibility_target(elig: dict) -> dict:
+    """Met when the gateway's open-loop run at the target rate answered everything it was offered
+    (no errors, nothing left unsent) with p99 from the scheduled send time within the target.
+    Unsent and unfinished requests count in the percentile as lower bounds, so a saturated
+    service cannot pass by dropping work."""
+    run = next((r for r in elig.get("runs", []) if r["mode"] == "open" and r["target"] == "gateway"), None)
+    if run is None:
+        return {"verdict": "NOT MEASURED", "why": "no open-loop gateway run"}
+    p99 = (run.get("latency_with_censored") or run.get("latency_from_schedule") or {}).get("p99_ms")
+    problems = []
+    if run["target_per_s"] < TARGET_RATE:
+        problems.append(f"offered only {run['target_per_s']:g}/s")
+    if run.get("errors"):
+        problems.append(f"errors {run['errors']}")
+    if run.get("not_sent"):
+        problems.append(f"{run['not_sent']} not sent")
+    if p99 is None or p99 > TARGET_P99_MS:
+        problems.append(f"p99 {p99} ms")
+    why = f"p99 {p99} ms at {run['achieved_per_s']}/s achieved of {run['target_per_s']:g}/s offered"
+    return {"verdict": "not met" if problems else "met", "why": why if not problems else "; ".join(problems) + f"; {why}",
+            "p99_ms": p99, "achieved_per_s": run["achieved_per_s"]}  # fmt: skip
 
 
 def gateway_share(elig: dict) -> dict:

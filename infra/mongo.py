@@ -13,6 +13,10 @@ _COLLECTION_COMMANDS = frozenset(
 )  # fmt: skip
 
 
+# Connection upkeep, not work done for a request.
+_UPKEEP = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions", "saslStart", "saslContinue"})
+
+
 class CommandCounter(monitoring.CommandListener):
     """Counts round trips per command and collection: the number that FerretDB's cost follows.
 
@@ -24,6 +28,8 @@ class CommandCounter(monitoring.CommandListener):
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         name = event.command_name
+        if name in _UPKEEP:
+            return
         collection = "-"
         if name in _COLLECTION_COMMANDS:
             target = event.command.get("collection") if name == "getMore" else event.command.get(name)

@@ -135,7 +135,8 @@ def is_known_place_of_service(code: str) -> bool:
 
 # --------------------------------------------------------------------- NPI
 
-# ASCII digits only: `\d` also matches other scripts' digits (which int() accepts).
+# [0-9], never \d: in Python \d also matches other scripts' digits ("١٢٣", fullwidth
+# "１２３"), which int() then reads as numbers, so such an NPI would pass the Luhn check.
 _NPI_FORMAT = re.compile(r"[0-9]{10}")
 # CMS: the NPI check digit is the Luhn check digit of "80840" + the first 9
 # digits; the prefix's doubled-digit sum is always 24.

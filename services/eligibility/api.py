@@ -1,73 +1,67 @@
 """Eligibility HTTP routes: plans, enrollment (operator), network contracts, checks."""
 
 import re
-from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
 
-from contracts.identifiers import normalize_member_id
+from contracts.identifiers import is_member_id, normalize_member_id
 from infra.http.auth import CurrentPrincipal, Operator, Principal, require_role
 from infra.http.problems import Problem
 from refdata.codes import is_valid_npi
+from refdata.plans import Catalogue, Plan
+from services.eligibility.api_models import (
+    ORGANIZATION_ID_PATTERN,
+    CheckAnswer,
+    CheckIn,
+    MemberIn,
+    MemberOut,
+    NetworkContractIn,
+    NetworkContractOut,
+    PlanCatalogueOut,
+    PlanChangeIn,
+    TerminationIn,
+    problems,
+)
 from services.eligibility.checks import Checks, today
 from services.eligibility.domain import CheckRequest, Demographics, Member, validate_check_request
+from services.eligibility.json_response import JsonBytes
 from services.eligibility.members import Members, new_member_id
+from services.eligibility.network import NetworkContracts
 
 router = APIRouter()
 
-Name = Annotated[str, Field(min_length=1, max_length=100)]
 
-
-class MemberIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    first_name: Name
-    last_name: Name
-    date_of_birth: date
-    gender: Literal["female", "male", "other", "unknown", "F", "M", "U", "X"]
-    plan_id: str = Field(min_length=1, max_length=64)
-    coverage_start: date
-    coverage_end: date | None = None
-
-
-class TerminationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    coverage_end: date
-
-
-class PlanChangeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    plan_id: str = Field(min_length=1, max_length=64)
-    effective_date: date
-
-
-class NetworkContractIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    organization_id: str = Field(min_length=1, max_length=64)
-    plan_ids: list[str] = Field(max_length=100)
-
-
-class CheckIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    member_id: str = Field(min_length=1, max_length=32)
-    date_of_birth: date
-    date_of_service: date
-    procedure_codes: list[Annotated[str, Field(max_length=10)]] = Field(default_factory=list, max_length=99)
-    provider_npi: str | None = Field(default=None, max_length=10)
-
-
-def _members(request: Request) -> Members:
+# Dependencies are async: a plain `def` dependency would run in the thread pool, a
+# thread hop per request on the latency budget.
+async def get_members(request: Request) -> Members:
     return request.app.state.members
 
 
-def _checks(request: Request) -> Checks:
+async def get_checks(request: Request) -> Checks:
     return request.app.state.checks
+
+
+async def get_network(request: Request) -> NetworkContracts:
+    return request.app.state.network
+
+
+async def get_catalogue(request: Request) -> Catalogue:
+    return request.app.state.catalogue
+
+
+MembersDep = Annotated[Members, Depends(get_members)]
+ChecksDep = Annotated[Checks, Depends(get_checks)]
+NetworkDep = Annotated[NetworkContracts, Depends(get_network)]
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
+Checker = Annotated[Principal, require_role("provider", "operator")]
+
+MemberIdPath = Annotated[str, Path(min_length=1, max_length=32, description="M + 10 digits, as on the ID card")]
+OrganizationIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=ORGANIZATION_ID_PATTERN)]
+PlanIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+CheckIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+NOT_FOUND_MEMBER = "No such member."
 
 
 def member_view(member: Member) -> dict:
@@ -89,38 +83,67 @@ def member_view(member: Member) -> dict:
     }
 
 
-@router.get("/v1/plans", tags=["enrollment"])
-async def list_plans(request: Request, principal: CurrentPrincipal) -> dict:
-    catalogue = request.app.state.catalogue
-    return {"plans": [plan.model_dump(mode="json") for plan in catalogue.plans.values()]}
+def _member_id(raw: str) -> str | None:
+    """The normalised id, or None when it cannot be one eligibility issued (nothing to look up)."""
+    member_id = normalize_member_id(raw)
+    return member_id if is_member_id(member_id) else None
 
 
-@router.get("/v1/plans/{plan_id}", tags=["enrollment"])
-async def get_plan(plan_id: str, request: Request, principal: CurrentPrincipal) -> dict:
-    plan = request.app.state.catalogue.plans.get(plan_id)
+# ---------------------------------------------------------------- plans
+
+
+@router.get("/v1/plans", tags=["enrollment"], response_model=PlanCatalogueOut, responses=problems(401))
+async def list_plans(catalogue: CatalogueDep, principal: CurrentPrincipal) -> Response:
+    return JsonBytes(_catalogue_json(catalogue))
+
+
+@router.get("/v1/plans/{plan_id}", tags=["enrollment"], response_model=Plan, responses=problems(401, 404, 422))
+async def get_plan(plan_id: PlanIdPath, catalogue: CatalogueDep, principal: CurrentPrincipal) -> Response:
+    plan = catalogue.plans.get(plan_id)
     if plan is None:
         raise Problem(404, "No such plan.", code="not_found")
-    return plan.model_dump(mode="json")
+    return JsonBytes(_plan_json(catalogue, plan_id))
 
 
-@router.post("/v1/admin/members", status_code=status.HTTP_201_CREATED, tags=["enrollment"])
+_rendered: dict[tuple[int, str | None], bytes] = {}
+
+
+def _catalogue_json(catalogue: Catalogue) -> bytes:
+    # The catalogue is immutable refdata: render it once per process.
+    key = (id(catalogue), None)
+    if key not in _rendered:
+        _rendered[key] = PlanCatalogueOut(plans=list(catalogue.plans.values())).model_dump_json().encode()
+    return _rendered[key]
+
+
+def _plan_json(catalogue: Catalogue, plan_id: str) -> bytes:
+    key = (id(catalogue), plan_id)
+    if key not in _rendered:
+        _rendered[key] = catalogue.plans[plan_id].model_dump_json().encode()
+    return _rendered[key]
+
+
+# ---------------------------------------------------------------- enrollment
+
+
+@router.post("/v1/admin/members", status_code=status.HTTP_201_CREATED, tags=["enrollment"], response_model=MemberOut,
+             responses=problems(401, 403, 409, 422))
 async def enroll_member(
     body: MemberIn,
-    request: Request,
     response: Response,
+    members: MembersDep,
+    catalogue: CatalogueDep,
     operator: Operator,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict:
-    if body.plan_id not in request.app.state.catalogue.plans:
+    if body.plan_id not in catalogue.plans:
         raise Problem(422, "Unknown plan.", code="validation",
                       errors=[{"loc": "plan_id", "code": "unknown_plan", "message": "no plan with this id; see GET /v1/plans"}])
     member_id = new_member_id(operator.client_id, idempotency_key)
     demographics = Demographics(
         first_name=body.first_name, last_name=body.last_name, date_of_birth=body.date_of_birth, gender=body.gender
     )
-    member, created = await _members(request).enroll(
-        member_id, demographics, body.plan_id, body.coverage_start, body.coverage_end
-    )
+    member, created = await members.enroll(member_id, demographics, body.plan_id, body.coverage_start, body.coverage_end)
     if not created:
         if idempotency_key is None:
             raise Problem(409, "Member id collision; retry.", code="conflict")
@@ -130,68 +153,98 @@ async def enroll_member(
         if not same:
             raise Problem(409, "This Idempotency-Key was used with a different body.", code="idempotency_conflict")
         response.headers["Idempotent-Replayed"] = "true"
+    await members.audit(operator, "member.enroll", member.member_id, "replayed" if not created else "enrolled")
     return member_view(member)
 
 
-@router.get("/v1/admin/members/{member_id}", tags=["enrollment"])
-async def get_member(member_id: str, request: Request, operator: Operator) -> dict:
-    member = await _members(request).load(member_id)
+@router.get("/v1/admin/members/{member_id}", tags=["enrollment"], response_model=MemberOut,
+            responses=problems(401, 403, 404, 422))
+async def get_member(member_id: MemberIdPath, members: MembersDep, principal: CurrentPrincipal) -> dict:
+    # Role checked here rather than by a dependency, so that a refused read is audited too.
+    wanted = _member_id(member_id)
+    if not principal.is_operator:
+        await members.audit(principal, "member.read", wanted or normalize_member_id(member_id), "denied")
+        raise Problem(403, "Your role may not use this endpoint.", code="forbidden")
+    member = await members.load(wanted) if wanted else None
+    await members.audit(principal, "member.read", wanted or normalize_member_id(member_id),
+                        "found" if member else "not_found")
     if member is None:
-        raise Problem(404, "No such member.", code="not_found")
+        raise Problem(404, NOT_FOUND_MEMBER, code="not_found")
     return member_view(member)
 
 
-@router.post("/v1/admin/members/{member_id}/termination", tags=["enrollment"])
-async def terminate_member(member_id: str, body: TerminationIn, request: Request, operator: Operator) -> dict:
-    member = await _members(request).terminate(member_id, body.coverage_end)
+@router.post("/v1/admin/members/{member_id}/termination", tags=["enrollment"], response_model=MemberOut,
+             responses=problems(401, 403, 404, 409, 422))
+async def terminate_member(member_id: MemberIdPath, body: TerminationIn, members: MembersDep, operator: Operator) -> dict:
+    wanted = _member_id(member_id)
+    member = await members.terminate(wanted, body.coverage_end) if wanted else None
     if member is None:
-        raise Problem(404, "No such member.", code="not_found")
+        raise Problem(404, NOT_FOUND_MEMBER, code="not_found")
+    await members.audit(operator, "member.terminate", member.member_id, "terminated")
     return member_view(member)
 
 
-@router.post("/v1/admin/members/{member_id}/plan-changes", tags=["enrollment"])
-async def change_member_plan(member_id: str, body: PlanChangeIn, request: Request, operator: Operator) -> dict:
-    if body.plan_id not in request.app.state.catalogue.plans:
+@router.post("/v1/admin/members/{member_id}/plan-changes", tags=["enrollment"], response_model=MemberOut,
+             responses=problems(401, 403, 404, 409, 422))
+async def change_member_plan(
+    member_id: MemberIdPath, body: PlanChangeIn, members: MembersDep, catalogue: CatalogueDep, operator: Operator
+) -> dict:
+    if body.plan_id not in catalogue.plans:
         raise Problem(422, "Unknown plan.", code="validation",
                       errors=[{"loc": "plan_id", "code": "unknown_plan", "message": "no plan with this id"}])
-    member = await _members(request).change_plan(member_id, body.plan_id, body.effective_date)
+    wanted = _member_id(member_id)
+    member = await members.change_plan(wanted, body.plan_id, body.effective_date) if wanted else None
     if member is None:
-        raise Problem(404, "No such member.", code="not_found")
+        raise Problem(404, NOT_FOUND_MEMBER, code="not_found")
+    await members.audit(operator, "member.plan_change", member.member_id, "plan_changed")
     return member_view(member)
 
 
-@router.put("/v1/admin/network-contracts/{organization_id}", tags=["network"])
-async def put_network_contract(organization_id: str, body: NetworkContractIn, request: Request, operator: Operator) -> dict:
-    return await _set_contract(request, organization_id, body.plan_ids)
+# ---------------------------------------------------------------- network
 
 
-@router.post("/v1/admin/network-contracts", tags=["network"])
-async def post_network_contract(body: NetworkContractIn, request: Request, operator: Operator) -> dict:
-    return await _set_contract(request, body.organization_id, body.plan_ids)
+@router.put("/v1/admin/network-contracts/{organization_id}", tags=["network"], response_model=NetworkContractOut,
+            responses=problems(401, 403, 422))
+async def put_network_contract(
+    organization_id: OrganizationIdPath, body: NetworkContractIn, network: NetworkDep, catalogue: CatalogueDep,
+    operator: Operator,
+) -> dict:
+    return await _set_contract(network, catalogue, organization_id, body.plan_ids)
 
 
-async def _set_contract(request: Request, organization_id: str, plan_ids: list[str]) -> dict:
-    unknown = [i for i, p in enumerate(plan_ids) if p not in request.app.state.catalogue.plans]
+@router.post("/v1/admin/network-contracts", tags=["network"], response_model=NetworkContractOut,
+             responses=problems(401, 403, 422))
+async def post_network_contract(
+    body: NetworkContractIn, network: NetworkDep, catalogue: CatalogueDep, operator: Operator
+) -> dict:
+    return await _set_contract(network, catalogue, body.organization_id, body.plan_ids)
+
+
+async def _set_contract(network: NetworkContracts, catalogue: Catalogue, organization_id: str, plan_ids: list[str]) -> dict:
+    unknown = [i for i, p in enumerate(plan_ids) if p not in catalogue.plans]
     if unknown:
         raise Problem(422, "Unknown plans.", code="validation",
                       errors=[{"loc": f"plan_ids[{i}]", "code": "unknown_plan", "message": "no plan with this id"} for i in unknown])
-    doc = await request.app.state.network.set_plans(organization_id, plan_ids)
+    doc = await network.set_plans(organization_id, plan_ids)
     return {"organization_id": doc["_id"], "plan_ids": doc["plan_ids"]}
 
 
-@router.get("/v1/admin/network-contracts/{organization_id}", tags=["network"])
-async def get_network_contract(organization_id: str, request: Request, operator: Operator) -> dict:
-    doc = await request.app.state.network.get(organization_id)
+@router.get("/v1/admin/network-contracts/{organization_id}", tags=["network"], response_model=NetworkContractOut,
+            responses=problems(401, 403, 422))
+async def get_network_contract(organization_id: OrganizationIdPath, network: NetworkDep, operator: Operator) -> dict:
+    doc = await network.get(organization_id)
     return {"organization_id": organization_id, "plan_ids": doc["plan_ids"] if doc else []}
 
 
-Checker = Annotated[Principal, require_role("provider", "operator")]
+# ---------------------------------------------------------------- checks
 
 
-@router.post("/v1/eligibility/checks", tags=["eligibility"])
-async def check_eligibility(body: CheckIn, request: Request, principal: Checker) -> dict:
+@router.post("/v1/eligibility/checks", tags=["eligibility"], response_model=CheckAnswer,
+             responses=problems(401, 403, 422))
+async def check_eligibility(body: CheckIn, checks: ChecksDep, principal: Checker) -> Response:
+    member_id = normalize_member_id(body.member_id)
     check = CheckRequest(
-        member_id=normalize_member_id(body.member_id), date_of_birth=body.date_of_birth,
+        member_id=member_id, date_of_birth=body.date_of_birth,
         date_of_service=body.date_of_service, procedure_codes=tuple(body.procedure_codes),
         provider_npi=body.provider_npi,
     )
@@ -206,15 +259,17 @@ async def check_eligibility(body: CheckIn, request: Request, principal: Checker)
                            "message": "this NPI is not registered to your organisation"})
     if errors:
         raise Problem(422, f"The request has {len(errors)} problem(s).", code="validation", errors=errors)
-    return await _checks(request).run(check, principal)
+    # An id of another shape was never issued: answered not_found without a lookup (and audited).
+    return JsonBytes(await checks.run(check, principal, lookup=is_member_id(member_id)))
 
 
-@router.get("/v1/eligibility/checks/{check_id}", tags=["eligibility"])
-async def get_check(check_id: str, request: Request, principal: Checker) -> dict:
-    answer = await _checks(request).get(check_id, principal)
+@router.get("/v1/eligibility/checks/{check_id}", tags=["eligibility"], response_model=CheckAnswer,
+            responses=problems(401, 403, 404, 422))
+async def get_check(check_id: CheckIdPath, checks: ChecksDep, principal: Checker) -> Response:
+    answer = await checks.get(check_id, principal)
     if answer is None:
         raise Problem(404, "No such eligibility check (or it has expired).", code="not_found")
-    return answer
+    return JsonBytes(answer)
 
 
 def _loc(loc: str) -> str:

@@ -7,24 +7,25 @@ so it survives a Kafka outage like any other event.
 
 import asyncio
 import logging
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from pymongo import ASCENDING
+import orjson
+
 from pymongo.asynchronous.database import AsyncDatabase
 
 from infra.audit import record_access
-from infra.batching import BatchedInserts
 from infra.eventstore import EventStore
 from infra.http.auth import Principal
 from refdata.plans import Catalogue, benefit_year
 from services.eligibility.accumulators import AccumulatorCopy
+from services.eligibility.check_store import CheckStore, new_check_id
 from services.eligibility.domain import CheckRequest, evaluate
 from services.eligibility.members import Members
 from services.eligibility.network import NetworkContracts
 
 log = logging.getLogger(__name__)
 SOURCE = "/services/eligibility"
+MEMO_SIZE = 10_000
 
 
 class Checks:
@@ -37,50 +38,94 @@ class Checks:
         network: NetworkContracts,
         catalogue: Catalogue,
         ttl: timedelta,
+        insert_linger: float = 0.0,
     ) -> None:
-        self.checks = db["checks"]
-        self._inserts = BatchedInserts(self.checks)
+        self.stored = CheckStore(db, ttl, linger=insert_linger)
         self.store = store
         self.members = members
         self.accumulators = accumulators
         self.network = network
         self.catalogue = catalogue
         self.ttl = ttl
+        self._answers: dict[tuple, tuple] = {}
 
-    async def ensure_indexes(self) -> None:
-        await self.checks.create_index([("expires_at", ASCENDING)])
-
-    async def run(self, request: CheckRequest, principal: Principal) -> dict:
-        member, accumulators, contracted = await asyncio.gather(
-            self.members.load(request.member_id),
-            self.accumulators.for_member_year(request.member_id, benefit_year(request.date_of_service)),
-            self._contracted(principal),
-        )
-        result = evaluate(request, member, accumulators, self.catalogue, contracted)
+    async def run(self, request: CheckRequest, principal: Principal, *, lookup: bool = True) -> bytes:
+        """The answer as JSON. lookup False: the id cannot be one this service issued, so it is not looked up."""
+        if lookup:
+            member, accumulators, contracted = await self._inputs(request, principal)
+        else:
+            member, accumulators, contracted = None, [], None
+        status, answered = self._evaluate(request, member, accumulators, contracted)
         now = datetime.now(UTC)
-        check_id = str(uuid.uuid4())
+        check_id = new_check_id(now)
         answer = {
             "check_id": check_id,
-            **result.model_dump(mode="json"),
+            **answered,
             "checked_at": _instant(now),
             "expires_at": _instant(now + self.ttl),
         }
+        body = orjson.dumps(answer)
         doc = {
             "_id": check_id,
             "organization_id": principal.organization_id,
             "client_id": principal.client_id,
             "member_id": request.member_id,
             "expires_at": now + self.ttl,
-            "answer": answer,
+            "status": status,
+            # The answer as the JSON it was sent as: one binary field is far cheaper for
+            # FerretDB to store than the nested document (it keeps a schema per field),
+            # and a GET sends it back byte for byte.
+            "answer_json": body,
         }
         await asyncio.gather(
-            self._inserts.insert(doc),
+            self.stored.insert(doc, now),
             record_access(
                 self.store, principal, source=SOURCE, action="eligibility.check", at=now,
-                resource=f"eligibility-checks/{check_id}", member_id=request.member_id, outcome=answer["status"],
+                resource=f"eligibility-checks/{check_id}", member_id=request.member_id, outcome=status,
             ),
         )
-        return answer
+        return body
+
+    def _evaluate(self, request: CheckRequest, member, accumulators, contracted) -> tuple[str, dict]:
+        """evaluate() is pure, so its JSON is memoised on everything it reads: the same
+        question about the same state (the front desk asking again, a retry) is answered
+        without rebuilding the result's models."""
+        key = (
+            request.member_id, request.date_of_birth, request.date_of_service, request.procedure_codes,
+            member.version if member is not None else None, id(member) if member is not None else None,
+            tuple((a.plan_year, a.deductible_total, a.out_of_pocket_total) for a in accumulators), contracted,
+        )
+        hit = self._answers.get(key)
+        if hit is None or hit[0] is not member:
+            result = evaluate(request, member, accumulators, self.catalogue, contracted)
+            hit = (member, result.status, result.model_dump(mode="json"))
+            if len(self._answers) >= MEMO_SIZE:
+                self._answers.clear()
+            self._answers[key] = hit
+        return hit[1], hit[2]
+
+    async def _inputs(self, request: CheckRequest, principal: Principal) -> tuple:
+        year = benefit_year(request.date_of_service)
+        warm = self._from_memory(request.member_id, year, principal)
+        if warm is not None:
+            return warm  # no database, and no tasks to schedule
+        return await asyncio.gather(
+            self.members.current(request.member_id),
+            self.accumulators.for_member_year(request.member_id, year),
+            self._contracted(principal),
+        )
+
+    def _from_memory(self, member_id: str, year: int, principal: Principal) -> tuple | None:
+        member = self.members.cached(member_id)
+        if member is None:
+            return None
+        hit, accumulators = self.accumulators.cached(member_id, year)
+        if not hit:
+            return None
+        if principal.organization_id is None:
+            return member, accumulators, None
+        contracted = self.network.cached(principal.organization_id)
+        return None if contracted is None else (member, accumulators, contracted)
 
     async def _contracted(self, principal: Principal) -> frozenset[str] | None:
         # Payer staff asking on nobody's behalf get no network answer (null), not "out".
@@ -88,8 +133,9 @@ class Checks:
             return None
         return await self.network.contracted_plans(principal.organization_id)
 
-    async def get(self, check_id: str, principal: Principal) -> dict | None:
-        doc = await self.checks.find_one({"_id": check_id})
+    async def get(self, check_id: str, principal: Principal) -> bytes | None:
+        """The stored answer as JSON, or None when missing, expired or not the caller's."""
+        doc = await self.stored.find(check_id)
         if doc is None:
             return None
         if not principal.can_see(doc.get("organization_id")):
@@ -105,23 +151,27 @@ class Checks:
         await record_access(
             self.store, principal, source=SOURCE, action="eligibility.check.read",
             resource=f"eligibility-checks/{check_id}", member_id=doc.get("member_id"),
-            outcome=doc["answer"]["status"], organization_id=doc.get("organization_id"),
+            outcome=_status(doc), organization_id=doc.get("organization_id"),
         )
-        return doc["answer"]
+        return doc["answer_json"] if "answer_json" in doc else orjson.dumps(doc["answer"])
 
     async def sweep(self) -> int:
-        result = await self.checks.delete_many({"expires_at": {"$lte": datetime.now(UTC)}})
-        return result.deleted_count
+        return await self.stored.sweep(datetime.now(UTC))
 
     async def sweep_forever(self, interval: float) -> None:
         while True:
             try:
                 removed = await self.sweep()
                 if removed:
-                    log.info("expired checks removed", extra={"count": removed})
+                    log.info("expired hours of checks dropped", extra={"count": removed})
             except Exception as exc:  # noqa: BLE001 - the sweeper must outlive outages
                 log.warning("sweep failed", extra={"error_type": type(exc).__name__})
             await asyncio.sleep(interval)
+
+
+def _status(doc: dict) -> str:
+    # Checks stored before answers were kept as JSON carry the answer as a document.
+    return doc["status"] if "status" in doc else doc["answer"]["status"]
 
 
 def _instant(moment: datetime) -> str:

@@ -8,8 +8,12 @@ from infra.http.app import create_service_app
 from infra.runtime import ServiceRuntime
 from refdata.plans import load_catalogue
 from services.eligibility import api
+from services.eligibility.accumulator_cache import AccumulatorCache
 from services.eligibility.accumulators import AccumulatorCopy
+from services.eligibility.audit_store import AuditStore
 from services.eligibility.checks import Checks
+from services.eligibility.feed import LiveFeed
+from services.eligibility.member_cache import MemberCache
 from services.eligibility.members import Members
 from services.eligibility.network import NetworkContracts
 from services.eligibility.settings import EligibilitySettings
@@ -20,16 +24,25 @@ def build_app(settings: EligibilitySettings | None = None) -> tuple[FastAPI, Ser
     runtime = ServiceRuntime(settings)
     app = create_service_app(runtime, "Eligibility", [api.router])
     catalogue = load_catalogue()
-    members = Members(runtime.store, catalogue)
-    accumulators = AccumulatorCopy(runtime.db)
+    # The in-memory copies answer only while the live feed is caught up (feed.py).
+    trusts = (lambda loaded_at: feed.trusts(loaded_at)) if settings.read_copies else (lambda loaded_at: False)
+    member_cache = MemberCache(trusts, max_age=settings.read_copy_max_age_seconds)
+    accumulator_cache = AccumulatorCache(trusts, max_age=settings.read_copy_max_age_seconds)
+    audit_store = AuditStore(runtime.db, settings.service_name, linger=settings.insert_linger_seconds)
+    members = Members(runtime.store, catalogue, member_cache, audit_store=audit_store)
+    accumulators = AccumulatorCopy(runtime.db, accumulator_cache)
+    feed = LiveFeed(settings, {**members.feed_handlers(), **accumulators.feed_handlers()},
+                    stale_after=settings.feed_stale_after_seconds)
     network = NetworkContracts(runtime.db)
-    checks = Checks(runtime.db, runtime.store, members, accumulators, network, catalogue,
-                    timedelta(seconds=settings.check_ttl_seconds))
+    checks = Checks(runtime.db, audit_store, members, accumulators, network, catalogue,
+                    timedelta(seconds=settings.check_ttl_seconds), insert_linger=settings.insert_linger_seconds)
     app.state.catalogue = catalogue
     app.state.members = members
     app.state.network = network
     app.state.checks = checks
-    runtime.on_start.append(checks.ensure_indexes)
+    app.state.feed = feed
     runtime.consumer("eligibility-accumulators", accumulators.subscriptions())
+    if settings.read_copies:
+        runtime.background.append(feed.run)
     runtime.background.append(lambda: checks.sweep_forever(settings.sweep_interval_seconds))
     return app, runtime

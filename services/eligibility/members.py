@@ -2,11 +2,15 @@
 
 import hashlib
 import secrets
+import time
 from datetime import date
 
 from contracts import topics
 from contracts.envelope import new_event
+from contracts.events.membership import EVENT_TYPES as MEMBER_EVENT_TYPES
+from infra.audit import record_access
 from infra.eventstore import ConcurrencyError, EventStore
+from infra.http.auth import Principal
 from infra.http.problems import Problem
 from refdata.plans import Catalogue
 from services.eligibility.domain import (
@@ -21,6 +25,7 @@ from services.eligibility.domain import (
     replay,
     terminate,
 )
+from services.eligibility.member_cache import MemberCache
 
 SOURCE = "/services/eligibility"
 
@@ -42,13 +47,53 @@ def new_member_id(caller: str, idempotency_key: str | None) -> str:
 
 
 class Members:
-    def __init__(self, store: EventStore, catalogue: Catalogue) -> None:
+    def __init__(self, store: EventStore, catalogue: Catalogue, cache: MemberCache | None = None,
+                 audit_store: EventStore | None = None) -> None:
         self.store = store
+        self.audit_store = audit_store or store
         self.catalogue = catalogue
+        self.cache = cache
 
     async def load(self, member_id: str) -> Member | None:
+        """The member from its stream: what commands decide on (never from the copy)."""
+        loaded_at = time.monotonic()
         events = await self.store.load(stream_of(member_id))
-        return replay(event_from_payload(e["type"], e["data"]) for e in events)
+        member = replay(event_from_payload(e["type"], e["data"]) for e in events)
+        if member is not None and self.cache is not None:
+            self.cache.put(member, loaded_at)
+        return member
+
+    def cached(self, member_id: str) -> Member | None:
+        """The in-memory copy's member when it may answer for it now, else None."""
+        return self.cache.get(member_id) if self.cache is not None else None
+
+    async def current(self, member_id: str) -> Member | None:
+        """The member for answering a check: the in-memory copy when it may answer, else the stream."""
+        if self.cache is not None:
+            member = self.cache.get(member_id)
+            if member is not None:
+                return member
+        return await self.load(member_id)
+
+    def feed_handlers(self) -> dict:
+        """membership.events types -> the copy's handler, for the live feed."""
+        return {event_type: (topics.MEMBERSHIP, self._on_feed_event) for event_type in MEMBER_EVENT_TYPES}
+
+    def _on_feed_event(self, event: dict) -> None:
+        member_id = event.get("subject") or ""
+        try:
+            self.cache.on_event(member_id, int(event["aggregateversion"]),
+                                event_from_payload(event["type"], event["data"]))
+        except Exception:
+            self.cache.forget(member_id)  # the copy must not keep a state it could not update
+            raise
+
+    async def audit(self, principal: Principal, action: str, member_id: str | None, outcome: str) -> None:
+        """Every disclosure of a member's data (or refusal to disclose it) is an audited access."""
+        await record_access(
+            self.audit_store, principal, source=SOURCE, action=action, member_id=member_id, outcome=outcome,
+            resource=f"members/{member_id}" if member_id else "members",
+        )
 
     async def enroll(
         self, member_id: str, demographics: Demographics, plan_id: str, start: date, end: date | None
@@ -96,6 +141,8 @@ class Members:
                     partitionkey=domain_event.member_id,
                 ),
             )
+        if self.cache is not None and member is not None:
+            self.cache.put(member, time.monotonic())  # this replica reads its own writes at once
         return member
 
 

@@ -24,10 +24,17 @@ class NetworkContracts:
     async def get(self, organization_id: str) -> dict | None:
         return await self.contracts.find_one({"_id": organization_id})
 
-    async def contracted_plans(self, organization_id: str) -> frozenset[str]:
+    def cached(self, organization_id: str) -> frozenset[str] | None:
+        """The contracted plans while the cached copy is fresh enough, else None."""
         hit = self._cache.get(organization_id)
         if hit and time.monotonic() - hit[0] < self.cache_seconds:
             return hit[1]
+        return None
+
+    async def contracted_plans(self, organization_id: str) -> frozenset[str]:
+        cached = self.cached(organization_id)
+        if cached is not None:
+            return cached
         doc = await self.contracts.find_one({"_id": organization_id})
         plans = frozenset(doc["plan_ids"]) if doc else frozenset()
         self._cache[organization_id] = (time.monotonic(), plans)

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from services.eligibility.check_store import collection_for, created_at, new_check_id
 from tests.support.eligibility import check, days, set_contract, today
 from tests.support.kafka import events_about
 from tests.support.waiting import eventually
@@ -65,7 +66,10 @@ async def test_an_expired_check_is_404_and_swept_from_the_database(platform, run
     check_id = answer["check_id"]
     mongo = AsyncMongoClient(running_stack.mongodb_uri, tz_aware=True)
     try:
-        checks = mongo["test_eligibility"]["checks"]
+        db = mongo["test_eligibility"]
+        # Checks are kept per hour of creation (services/eligibility/check_store.py), the
+        # hour read from the id itself (a UUIDv7).
+        checks = db[collection_for(created_at(check_id))]
         assert await checks.find_one({"_id": check_id}) is not None
         result = await checks.update_one({"_id": check_id},
                                          {"$set": {"expires_at": datetime.now(UTC) - timedelta(minutes=5)}})
@@ -75,10 +79,18 @@ async def test_an_expired_check_is_404_and_swept_from_the_database(platform, run
         random_id = await org.client.get(f"{CHECKS}/{uuid.uuid4()}")
         assert without_instance(problem(expired, 404)) == without_instance(problem(random_id, 404))
 
-        async def swept():
-            return await checks.find_one({"_id": check_id}) is None
+        # An hour whose checks have all expired (made more than a day ago) is dropped whole.
+        made = datetime.now(UTC) - timedelta(hours=26)
+        old_id = new_check_id(made)
+        old_hour = collection_for(made)
+        await db[old_hour].insert_one({"_id": old_id, "expires_at": made + timedelta(hours=24), "answer": {}})
+        problem(await org.client.get(f"{CHECKS}/{old_id}"), 404)
 
-        await eventually(swept, timeout=15.0, interval=0.25, what=f"the sweeper to delete check {check_id}")
+        async def swept():
+            return old_hour not in await db.list_collection_names()
+
+        await eventually(swept, timeout=15.0, interval=0.25, what=f"the sweeper to drop {old_hour}")
+        assert await checks.find_one({"_id": check_id}) is not None  # this hour stays until it has expired
     finally:
         await mongo.close()
     problem(await org.client.get(f"{CHECKS}/{check_id}"), 404)

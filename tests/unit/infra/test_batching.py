@@ -48,3 +48,27 @@ async def test_a_failed_round_fails_its_callers():
     inserts = BatchedInserts(Broken())
     with pytest.raises(ConnectionError):
         await inserts.insert({"_id": 1})
+
+
+async def test_a_lingering_round_waits_for_callers_arriving_just_after_the_first():
+    collection = RecordingCollection()
+    inserts = BatchedInserts(collection, linger=0.02)
+
+    async def later(i):
+        await asyncio.sleep(0.005 * i)
+        await inserts.insert({"_id": i})
+
+    await asyncio.gather(*(later(i) for i in range(3)))
+    assert [[d["_id"] for d in call] for call in collection.calls] == [[0, 1, 2]]
+
+
+async def test_without_linger_a_lone_document_is_written_at_once():
+    collection = RecordingCollection()
+    inserts = BatchedInserts(collection)
+
+    async def later(i):
+        await asyncio.sleep(0.005 * i)
+        await inserts.insert({"_id": i})
+
+    await asyncio.gather(*(later(i) for i in range(3)))
+    assert collection.calls[0] == [{"_id": 0}]
