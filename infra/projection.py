@@ -198,14 +198,7 @@ class VersionedProjection:
 
     async def write(self, current: dict[str, Any] | None, view: dict[str, Any]) -> None:
         """Compare-and-set: from the version read, or an insert when there was no view."""
-        if current is None:
-            try:
-                await self.views.insert_one(view)
-            except DuplicateKeyError:
-                raise TransientError("view created concurrently") from None
-            return
-        result = await self.views.replace_one({"_id": view["_id"], "version": current["version"]}, view)
-        if result.matched_count == 0:
+        if not await compare_and_set(self.views, current, view, field="version"):
             raise TransientError("view changed concurrently")
 
     async def rebuild(self, settings: PlatformSettings) -> int:
@@ -213,6 +206,25 @@ class VersionedProjection:
         await self.clear()
         await self.ensure_indexes()
         return await rebuild(settings, Subscriptions(self.subscriptions()))
+
+
+async def compare_and_set(
+    views: AsyncCollection, current: dict[str, Any] | None, new: dict[str, Any], *, field: str
+) -> bool:
+    """Writes `new` over `current` in one atomic document write, if no one changed it since
+    it was read (its `field` still holds what was read); an insert when there was none.
+
+    False when another writer got there first: reread and decide again. Any read copy
+    can keep its own guard field (a stream version, a revision counter) this way.
+    """
+    if current is None:
+        try:
+            await views.insert_one(new)
+        except DuplicateKeyError:
+            return False
+        return True
+    result = await views.replace_one({"_id": new["_id"], field: current.get(field)}, new)
+    return result.matched_count == 1
 
 
 async def replay_key(settings: PlatformSettings, topic: str, key: str) -> list[CloudEvent]:

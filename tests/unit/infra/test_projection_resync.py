@@ -5,13 +5,14 @@ the topic (the real ones are exercised by tests/integration/test_claim_integrity
 from types import SimpleNamespace
 
 import pytest
+from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import new_event
 from contracts.events.membership import EVENT_TYPES
 from contracts.registry import BY_TYPE
 from infra import projection
 from infra.consumer import TransientError, is_transient
-from infra.projection import NotFoldable, VersionedProjection
+from infra.projection import NotFoldable, VersionedProjection, compare_and_set
 from services.adjudication.members import MemberCoverageCopy
 from services.claims.members import MemberCopy
 
@@ -42,12 +43,14 @@ class Views:
         return self.docs.get(query["_id"])
 
     async def insert_one(self, doc):
-        assert doc["_id"] not in self.docs
+        if doc["_id"] in self.docs:
+            raise DuplicateKeyError("duplicate _id")
         self.docs[doc["_id"]] = doc
 
     async def replace_one(self, query, doc):
         current = self.docs.get(query["_id"])
-        if current is None or current["version"] != query["version"]:
+        field = next(k for k in query if k != "_id")
+        if current is None or current.get(field) != query[field]:
             return SimpleNamespace(matched_count=0)
         self.docs[doc["_id"]] = doc
         return SimpleNamespace(matched_count=1)
@@ -156,6 +159,16 @@ async def test_without_a_topic_to_resynchronise_from_a_gap_is_waited_for():
     await copy.apply(*entry(event(1, "member.enrolled", ENROLLED)))
     with pytest.raises(TransientError):
         await copy.apply(*entry(event(3, "member.reenrolled", REENROLLED)))
+
+
+async def test_compare_and_set_loses_to_a_writer_that_got_there_first():
+    views = Views()
+    assert await compare_and_set(views, None, {"_id": "k", "revision": 1}, field="revision")
+    assert not await compare_and_set(views, None, {"_id": "k", "revision": 1}, field="revision")
+    read = dict(views.docs["k"])
+    assert await compare_and_set(views, read, {"_id": "k", "revision": 2}, field="revision")
+    assert not await compare_and_set(views, read, {"_id": "k", "revision": 2, "late": True}, field="revision")
+    assert views.docs["k"] == {"_id": "k", "revision": 2}
 
 
 # ---------------------------------------------------------------- the two copies' folds
