@@ -9,23 +9,35 @@ One way to dedupe and record a position, for every read model:
   so two writers (the live consumer and a rebuild, or two redeliveries) cannot
   overwrite each other: the loser raises TransientError and retries on fresh state.
 
-Subclass VersionedProjection and implement `key` and `evolve`:
+Subclass VersionedProjection and implement `key` and `fold`:
 
-    class ClaimStatus(VersionedProjection):
-        event_types = CLAIM_EVENT_TYPES
-        def key(self, payload, event) -> str: return event.subject
-        async def evolve(self, current, payload, event) -> dict | None: ...   # pure fold, usually
-        async def after_write(self, view) -> None: ...                      # optional side index
+    class MemberCopy(VersionedProjection):
+        event_types = MEMBERSHIP_EVENT_TYPES
+        resync_topic = topics.MEMBERSHIP                     # optional: refold a key after a gap
+        def key(self, payload, event) -> str: ...
+        def fold(self, current, payload, event) -> dict | None: ...   # pure, one event
+        async def after_write(self, view) -> None: ...              # optional side index
 
     runtime.consumer("group", projection.subscriptions())   # live
     await projection.rebuild(settings)                       # from offset zero, same code
 
-`evolve` gets the current view (None for a new key) and returns the next one (None:
-nothing to change). When the event does not follow the view's version (a gap: an
-event before it was parked on the dead-letter topic, or never published) the base
-calls `on_gap`, which by default raises TransientError; a projection that can
-resynchronise (e.g. refold the key's events from the topic, see
-services/claims/members.py and `replay_key` below) overrides it.
+`fold` gets the current view (None for a new key) and one event, and returns the next
+view, or None when there is no view and the event cannot start one (an update before
+the creation). It is pure and does not judge versions: ordering is the base's job.
+A projection whose events arrive in an order of their own overrides `follows` and
+`evolve` instead (services/claims/status_projection.py).
+
+An event that follows the view's version (`follows`: version + 1, or the first) is
+folded in. An event that skips versions (a gap: an event before it was parked on the
+dead-letter topic, or never published) goes to `on_gap`. With a `resync_topic` (and
+settings to reach Kafka) the key's history is read back from that topic (`replay_key`:
+the key's partition only; payloads that fail their contract are left out, as the live
+consumer left them out) and refolded with the same `fold`, over the holes: the one
+implementation of "resynchronise a key after a gap". Without one, a gap is waited for.
+
+What no retry can change (an event that cannot start a view, a history with nothing
+to start one) raises NotFoldable, which is not transient: the consumer parks the event
+at once instead of holding up its partition for the whole retry window.
 
 Live, a projection is an ordinary consumer group. A rebuild reads the topics from the
 beginning up to the end offsets seen when it starts, with no group (so it never moves
@@ -48,35 +60,60 @@ from infra.consumer import TransientError, is_transient
 from infra.settings import PlatformSettings
 from infra.subscriptions import EventHandler, Subscriptions
 
+Entry = tuple[BaseModel, CloudEvent]
+"""An event with its payload validated against its contract."""
+
+
+class NotFoldable(ValueError):
+    """An event the view can never take, whatever is retried: poison for this projection."""
+
 
 class VersionedProjection:
     """Base of every read model: a view per key with the version it reflects (module docstring)."""
 
     event_types: Iterable[str] = ()
+    resync_topic: str | None = None
+    """Where a key's history is refolded from after a gap; None: a gap is waited for."""
 
-    def __init__(self, views: AsyncCollection) -> None:
+    def __init__(self, views: AsyncCollection, settings: PlatformSettings | None = None) -> None:
         self.views = views
+        self.settings = settings
 
     # ------------------------------------------------------------ to implement
 
     def key(self, payload: BaseModel, event: CloudEvent) -> str:
         raise NotImplementedError
 
+    def fold(self, current: dict[str, Any] | None, payload: BaseModel, event: CloudEvent) -> dict[str, Any] | None:
+        """Pure: the view after `event`, at its aggregateversion; None: no view, and none starts here."""
+        raise NotImplementedError
+
     async def evolve(
         self, current: dict[str, Any] | None, payload: BaseModel, event: CloudEvent
     ) -> dict[str, Any] | None:
-        raise NotImplementedError
+        """The next view for an event that follows the current one (None: nothing to change)."""
+        view = self.fold(current, payload, event)
+        if view is None:
+            # It follows the view's version: nothing that is missing can still come first.
+            raise NotFoldable(f"{event.type} cannot start a view")
+        return view
 
     def follows(self, current: dict[str, Any] | None, event: CloudEvent) -> bool:
         """Whether the event is the next one for the view (default: version + 1, or the first)."""
         version = event.aggregateversion or 0
         return version == (current["version"] if current else 0) + 1
 
+    def resync_key(self, payload: BaseModel, event: CloudEvent) -> str:
+        """The Kafka key the view's events travel under on `resync_topic`."""
+        return event.partitionkey or self.key(payload, event)
+
     async def on_gap(
         self, current: dict[str, Any] | None, payload: BaseModel, event: CloudEvent
     ) -> dict[str, Any] | None:
-        """The event skips versions. Default: wait for the missing ones (transient)."""
-        raise TransientError("event does not follow the view's version")
+        """The event skips versions: resynchronise from `resync_topic`, else wait (transient)."""
+        if self.resync_topic is None or self.settings is None:
+            raise TransientError("event does not follow the view's version")
+        return await self.resynchronise(current, payload, event)
 
     async def after_write(self, view: dict[str, Any]) -> None:
         """A side effect of a written view (a secondary lookup document); idempotent."""
@@ -112,16 +149,56 @@ class VersionedProjection:
         await self.write(current, view)
         await self.after_write(view)
 
+    async def resynchronise(
+        self, current: dict[str, Any] | None, payload: BaseModel, event: CloudEvent
+    ) -> dict[str, Any] | None:
+        """The key refolded from `resync_topic` up to now; None when the view already has it all."""
+        key = self.key(payload, event)
+        history = await replay_key(self.settings, self.resync_topic, self.resync_key(payload, event))
+        entries = [
+            entry for entry in map(_entry, history)
+            if entry is not None and entry[1].type in self.event_types and self.key(*entry) == key
+        ]
+        # The event in hand is valid even where a new reader does not see it yet.
+        view = self.refold([*entries, (payload, event)])
+        if view is None:
+            # The topic already holds everything before this event on its partition:
+            # a retry would read the same history.
+            raise NotFoldable("nothing on the topic starts a view for the key")
+        if current is not None and view["version"] <= current["version"]:
+            return None
+        return view
+
+    def refold(self, entries: Iterable[Entry]) -> dict[str, Any] | None:
+        """Pure: one key's view from its events, in version order, over the holes.
+
+        One event per version (the first seen: a redelivery repeats it). An event the
+        fold cannot take is left out, as the live consumer parked it. The view records
+        that it was resynchronised and the versions it never saw.
+        """
+        by_version: dict[int, Entry] = {}
+        for payload, event in entries:
+            if event.aggregateversion:
+                by_version.setdefault(event.aggregateversion, (payload, event))
+        view: dict[str, Any] | None = None
+        skipped: list[int] = []
+        expected = 1
+        for version in sorted(by_version):
+            try:
+                folded = self.fold(view, *by_version[version])
+            except (ValueError, KeyError, TypeError):
+                folded = None  # poison for the fold: the live consumer parked it too
+            if folded is None:
+                continue
+            skipped.extend(range(expected, version))
+            view, expected = folded, version + 1
+        if view is None:
+            return None
+        return {**view, "resynchronised": True, "skipped_versions": skipped}
+
     async def write(self, current: dict[str, Any] | None, view: dict[str, Any]) -> None:
         """Compare-and-set: from the version read, or an insert when there was no view."""
-        if current is None:
-            try:
-                await self.views.insert_one(view)
-            except DuplicateKeyError:
-                raise TransientError("view created concurrently") from None
-            return
-        result = await self.views.replace_one({"_id": view["_id"], "version": current["version"]}, view)
-        if result.matched_count == 0:
+        if not await compare_and_set(self.views, current, view, field="version"):
             raise TransientError("view changed concurrently")
 
     async def rebuild(self, settings: PlatformSettings) -> int:
@@ -129,6 +206,25 @@ class VersionedProjection:
         await self.clear()
         await self.ensure_indexes()
         return await rebuild(settings, Subscriptions(self.subscriptions()))
+
+
+async def compare_and_set(
+    views: AsyncCollection, current: dict[str, Any] | None, new: dict[str, Any], *, field: str
+) -> bool:
+    """Writes `new` over `current` in one atomic document write, if no one changed it since
+    it was read (its `field` still holds what was read); an insert when there was none.
+
+    False when another writer got there first: reread and decide again. Any read copy
+    can keep its own guard field (a stream version, a revision counter) this way.
+    """
+    if current is None:
+        try:
+            await views.insert_one(new)
+        except DuplicateKeyError:
+            return False
+        return True
+    result = await views.replace_one({"_id": new["_id"], field: current.get(field)}, new)
+    return result.matched_count == 1
 
 
 async def replay_key(settings: PlatformSettings, topic: str, key: str) -> list[CloudEvent]:
@@ -172,6 +268,16 @@ async def replay_key(settings: PlatformSettings, topic: str, key: str) -> list[C
     finally:
         await consumer.stop()
     return found
+
+
+def _entry(event: CloudEvent) -> Entry | None:
+    contract = BY_TYPE.get(event.type)
+    if contract is None:
+        return None
+    try:
+        return contract.payload.model_validate(event.data), event
+    except ValidationError:
+        return None
 
 
 async def rebuild(settings: PlatformSettings, handler: Subscriptions) -> int:

@@ -1,14 +1,18 @@
 """Adjudication's own copy of member coverage, fed by membership.events.
 
-One document per member, read by `_id` (the only filter FerretDB pushes down) and
+A projection by the rules of infra/projection.py, like the claims service's copy:
+one document per member, read by `_id` (the only filter FerretDB pushes down) and
 replaced as a whole under the member stream version it reflects, so redelivered or
-replayed events change nothing. The fold itself is domain code (domain/coverage.py).
+replayed events change nothing; a version gap (an event before it was parked on
+membership.events.dlq) is resynchronised from the topic rather than waited for, so
+one parked event never freezes a member's coverage. The fold itself is domain code
+(domain/coverage.py).
 
 The copy is a consumer of its own (group adjudication-members, through the
-platform's consumer runner), not a second faust agent: it is a projection like every
-other service's, with payloads validated against their contracts, poison parked on
-membership.events.dlq and offsets committed once the document is written; and it
-can be rebuilt from offset zero without touching the claims stream's offsets.
+platform's consumer runner), not a second faust agent: payloads are validated
+against their contracts, poison is parked and offsets are committed once the
+document is written; and it can be rebuilt from offset zero without touching the
+claims stream's offsets.
 """
 
 from __future__ import annotations
@@ -18,32 +22,41 @@ import time
 from datetime import date
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
+from contracts import topics
 from contracts.envelope import CloudEvent
 from contracts.events.membership import MEMBERSHIP_EVENT_TYPES, MemberEvent
 from contracts.identifiers import normalize_member_id
-from infra.consumer import TransientError
-from services.adjudication.domain.coverage import (
-    CoveragePeriod,
-    MemberCoverage,
-    MembershipOutOfOrder,
-    apply_membership_event,
-)
+from infra.projection import VersionedProjection
+from infra.settings import PlatformSettings
+from services.adjudication.domain.coverage import CoveragePeriod, MemberCoverage, fold_membership_event
 
 MEMBERS_GROUP = "adjudication-members"
 
 
-class MemberCoverageCopy:
-    def __init__(self, db: AsyncDatabase, *, lag_allowance_seconds: float = 3.0) -> None:
-        self.docs = db["member_coverage"]
+class MemberCoverageCopy(VersionedProjection):
+    event_types = MEMBERSHIP_EVENT_TYPES
+    resync_topic = topics.MEMBERSHIP
+
+    def __init__(
+        self, db: AsyncDatabase, settings: PlatformSettings | None = None, *, lag_allowance_seconds: float = 3.0
+    ) -> None:
+        # Without settings (a reader only) a gap is waited for instead of resynchronised.
+        super().__init__(db["member_coverage"], settings)
         self.lag_allowance_seconds = lag_allowance_seconds
 
-    def subscriptions(self) -> dict:
-        return {event_type: self.apply for event_type in MEMBERSHIP_EVENT_TYPES}
+    def key(self, payload: MemberEvent, event: CloudEvent) -> str:
+        return normalize_member_id(payload.member_id)
+
+    def fold(self, current: dict | None, payload: MemberEvent, event: CloudEvent) -> dict | None:
+        member = fold_membership_event(
+            None if current is None else _from_doc(current), event.type, payload.payload(),
+            event.aggregateversion or 0, member_id=self.key(payload, event),
+        )
+        return None if member is None else _to_doc(member)
 
     async def find(self, member_id: str) -> MemberCoverage | None:
-        doc = await self.docs.find_one({"_id": normalize_member_id(member_id)})
+        doc = await self.get(normalize_member_id(member_id))
         return None if doc is None else _from_doc(doc)
 
     async def find_allowing_for_lag(self, member_id: str) -> MemberCoverage | None:
@@ -63,27 +76,6 @@ class MemberCoverageCopy:
                 return found
             await asyncio.sleep(min(pause, remaining))
             pause = min(pause * 2, 1.0)
-
-    async def apply(self, payload: MemberEvent, event: CloudEvent) -> None:
-        member_id = normalize_member_id(payload.member_id)
-        version = event.aggregateversion or 0
-        doc = await self.docs.find_one({"_id": member_id})
-        current = None if doc is None else _from_doc(doc)
-        try:
-            new = apply_membership_event(current, event.type, payload.payload(), version, member_id=member_id)
-        except MembershipOutOfOrder as exc:
-            raise TransientError(str(exc)) from exc
-        if new is None:
-            return  # already reflected
-        if current is None:
-            try:
-                await self.docs.insert_one(_to_doc(new))
-            except DuplicateKeyError as exc:
-                raise TransientError("member copy written concurrently") from exc
-            return
-        result = await self.docs.replace_one({"_id": member_id, "version": current.version}, _to_doc(new))
-        if result.matched_count == 0:
-            raise TransientError("member copy written concurrently")
 
 
 def _to_doc(member: MemberCoverage) -> dict:

@@ -77,7 +77,7 @@ def build_worker(settings: AdjudicationSettings | None = None) -> tuple[faust.Ap
         worker_redirect_stdouts=False,
         **faust_options(settings),  # session, rebalance, request timeouts: infra/kafka.py
     )
-    members = MemberCoverageCopy(runtime.db, lag_allowance_seconds=settings.member_copy_lag_allowance_seconds)
+    members = MemberCoverageCopy(runtime.db, settings, lag_allowance_seconds=settings.member_copy_lag_allowance_seconds)
     runtime.consumer(MEMBERS_GROUP, members.subscriptions())
     book = DecisionBook(runtime.db, load_fee_schedule(), members)
     claims_topic = _raw_topic(app, topics.CLAIMS)

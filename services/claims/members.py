@@ -5,10 +5,9 @@ member carrying the member stream's version it reflects, replaced as a whole in 
 compare-and-set write, so redelivered or replayed events change nothing.
 
 A gap (the event does not follow the copy's version: an event before it was parked
-on the dead-letter topic, or was never published) does not freeze the copy: the
-member's events are refolded from the topic (only that member's partition, only
-that key; payloads that fail their contract are left out, as the live consumer
-left them out) with the same fold, and the copy is marked resynchronised.
+on the dead-letter topic, or was never published) does not freeze the copy: the base
+refolds the member from membership.events with the same fold (resync_topic) and
+marks the copy resynchronised.
 """
 
 from datetime import date
@@ -19,8 +18,7 @@ from contracts import topics
 from contracts.envelope import CloudEvent
 from contracts.events.membership import MEMBERSHIP_EVENT_TYPES, MemberEvent
 from contracts.identifiers import normalize_member_id
-from infra.consumer import TransientError
-from infra.projection import VersionedProjection, replay_key
+from infra.projection import VersionedProjection
 from infra.settings import PlatformSettings
 from services.claims.domain import CoveragePeriod, MemberFacts
 
@@ -62,10 +60,11 @@ def fold_member(doc: dict | None, event_type: str, data: dict, version: int) -> 
 
 class MemberCopy(VersionedProjection):
     event_types = MEMBERSHIP_EVENT_TYPES
+    resync_topic = topics.MEMBERSHIP
 
     def __init__(self, db: AsyncDatabase, settings: PlatformSettings | None = None) -> None:
-        super().__init__(db["members"])
-        self.settings = settings
+        # Without settings (a reader only, as in tests) a gap is waited for instead.
+        super().__init__(db["members"], settings)
 
     async def facts(self, member_id: str) -> MemberFacts | None:
         """One point read by _id, whether or not the member exists (equal work either way)."""
@@ -84,40 +83,5 @@ class MemberCopy(VersionedProjection):
     def key(self, payload: MemberEvent, event: CloudEvent) -> str:
         return normalize_member_id(payload.member_id)
 
-    async def evolve(self, current: dict | None, payload: MemberEvent, event: CloudEvent) -> dict | None:
-        view = fold_member(current, event.type, event.data, event.aggregateversion or 0)
-        if view is None:
-            raise TransientError("membership event before the member's enrollment")
-        return view
-
-    async def on_gap(self, current: dict | None, payload: MemberEvent, event: CloudEvent) -> dict | None:
-        if self.settings is None:
-            raise TransientError("membership events out of order")
-        return await self.resynchronise(current, event)
-
-    async def resynchronise(self, current: dict | None, event: CloudEvent) -> dict | None:
-        """Refolds the member from membership.events (keyed by member id) up to now."""
-        key = event.partitionkey or event.data["member_id"]
-        history = await replay_key(self.settings, topics.MEMBERSHIP, key)
-        history.append(event)  # the topic may not show it yet to a new reader: it is valid
-        by_version: dict[int, CloudEvent] = {}
-        for candidate in history:
-            if candidate.type in MEMBERSHIP_EVENT_TYPES and candidate.aggregateversion:
-                by_version.setdefault(candidate.aggregateversion, candidate)
-        doc: dict | None = None
-        skipped: list[int] = []
-        expected = 1
-        for version in sorted(by_version):
-            candidate = by_version[version]
-            folded = fold_member(doc, candidate.type, candidate.data, version)
-            if folded is None:
-                continue  # nothing to start from until the enrollment
-            skipped.extend(range(expected, version))
-            doc, expected = folded, version + 1
-        if doc is None:
-            raise TransientError("no enrollment for the member on the topic yet")
-        if current is not None and doc["version"] <= current["version"]:
-            return None
-        doc["resynchronised"] = True
-        doc["skipped_versions"] = skipped
-        return doc
+    def fold(self, current: dict | None, payload: MemberEvent, event: CloudEvent) -> dict | None:
+        return fold_member(current, event.type, event.data, event.aggregateversion or 0)

@@ -12,6 +12,7 @@ from pymongo import AsyncMongoClient, monitoring
 
 from infra.eventstore import EventStore
 from infra.http.auth import Principal
+from services.adjudication.settings import AdjudicationSettings
 from services.claims.domain import ClaimSubmission
 from services.claims.intake import Intake, claim_id_for
 from services.claims.members import MemberCopy
@@ -199,6 +200,95 @@ async def test_a_parked_membership_event_does_not_freeze_the_members_copy(platfo
         return response.status_code == 422 and "member_not_covered" in _codes(response)
 
     await eventually(terminated, timeout=60, what="the later membership event to reach the claims copy")
+
+
+def _membership_event(member_id: str, version: int, event_type: str, data: dict) -> dict:
+    return {
+        "specversion": "1.0", "id": str(uuid.uuid4()), "source": "/services/eligibility", "type": event_type,
+        "subject": member_id, "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json", "aggregateversion": version, "partitionkey": member_id,
+        "data": {"member_id": member_id, **data},
+    }
+
+
+async def _produce(bootstrap: str, topic: str, key: str, *events: dict) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(topic, json.dumps(event).encode(), key=key.encode())
+    finally:
+        await producer.stop()
+
+
+async def test_a_version_gap_is_resynchronised_by_both_member_copies_at_once(platform, running_stack):
+    member = await platform.new_member(coverage_start="2026-01-01")
+    member_id, plan_id = member["member_id"], member["plan_id"]
+    client = AsyncMongoClient(running_stack.mongodb_uri, tz_aware=True)
+    prefix = TEST_SERVICE_ENV["MONGODB_DATABASE_PREFIX"]
+    claims_copy = client[ClaimsSettings(mongodb_database_prefix=prefix).database_name]["members"]
+    adjudication_copy = client[AdjudicationSettings(mongodb_database_prefix=prefix).database_name]["member_coverage"]
+    try:
+        await eventually(lambda: adjudication_copy.find_one({"_id": member_id}), what="adjudication's copy")
+        # Version 2 never reaches the topic: 3 skips it, and 4 follows 3.
+        await _produce(
+            running_stack.kafka_bootstrap, "membership.events", member_id,
+            _membership_event(member_id, 3, "member.coverage_terminated", {
+                "plan_id": plan_id, "coverage_start": "2026-01-01", "coverage_end": "2026-03-31",
+                "previous_coverage_end": None}),
+            _membership_event(member_id, 4, "member.reenrolled", {
+                "plan_id": plan_id, "coverage_start": "2026-05-01", "coverage_end": None}),
+        )
+
+        async def at_version_4(copy):
+            doc = await copy.find_one({"_id": member_id})
+            return doc if doc and doc["version"] == 4 else None
+
+        # Well inside the consumer's 30 s retry window: nobody waited for version 2.
+        claims_doc = await eventually(lambda: at_version_4(claims_copy), timeout=10, what="the claims copy at 4")
+        adjudication_doc = await eventually(lambda: at_version_4(adjudication_copy), timeout=10,
+                                            what="adjudication's copy at 4")
+    finally:
+        await client.close()
+    assert claims_doc["segments"] == [{"start": "2026-01-01", "end": "2026-03-31"},
+                                      {"start": "2026-05-01", "end": None}]
+    assert [(p["start"], p["end"]) for p in adjudication_doc["periods"]] == [
+        ("2026-01-01", "2026-03-31"), ("2026-05-01", None)]
+
+
+# ------------------------------------- a decision for a claim that is not here is poison
+
+
+async def test_a_decision_for_an_unknown_claim_is_parked_at_once_and_the_member_goes_on(platform, running_stack, org):
+    member = await platform.new_member()
+    member_id = member["member_id"]
+    unknown_claim = str(uuid.uuid4())
+    decision = {
+        "specversion": "1.0", "id": str(uuid.uuid4()), "source": "/services/adjudication",
+        "type": "claim.adjudicated", "subject": unknown_claim,
+        "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "datacontenttype": "application/json",
+        "partitionkey": member_id, "data": {
+            "adjudication_id": str(uuid.uuid4()), "claim_id": unknown_claim, "claim_version": 1,
+            "outcome": "denied", "adjudicated_at": datetime.now(UTC).isoformat(), "lines": [],
+            "totals": {"charge": "0.00", "allowed": "0.00", "paid": "0.00", "patient_responsibility": "0.00"}},
+    }
+    # Keyed by the member: the same partition as the decision on their next claim.
+    await _produce(running_stack.kafka_bootstrap, "adjudication.events", member_id, decision)
+
+    created = await org.client.post("/v1/claims", json=claim_body(org, member))
+    assert created.status_code == 201, created.text
+    # Well inside the consumer's 30 s retry window: nothing holds up the partition.
+    await wait_for_status(org.client, created.json()["claim_id"], "processed", timeout=15)
+
+    async def parked():
+        return [h for v, h in await read_topic(running_stack.kafka_bootstrap, "adjudication.events.dlq")
+                if isinstance(v, dict) and v.get("id") == decision["id"]
+                and h.get("dlq.consumer_group") == b"claims-decisions"]
+
+    (headers,) = await eventually(parked, timeout=10, what="the decision on adjudication.events.dlq")
+    assert headers["dlq.error_type"] == b"DecisionForUnknownClaim"
+    assert headers["dlq.source_topic"] == b"adjudication.events"
+    assert {"dlq.error", "dlq.source_partition", "dlq.source_offset"} <= set(headers)
 
 
 # ------------------------------------------------------------- 4. bounded input

@@ -4,9 +4,8 @@ The claim.received is produced straight onto claims.events (a valid envelope and
 payload, as the claims relay writes them) for a member id that was never enrolled:
 this tests adjudication on its own, whatever the claims intake lets through.
 
-The claims service has no such claim, so its decision consumer retries the decision
-for a while before parking it; this module's name sorts it after the tests that
-wait on claim decisions.
+The claims service has no such claim, so its decision consumer parks the decision
+on adjudication.events.dlq at once (services/claims/decisions.py) and goes on.
 """
 
 import json

@@ -6,9 +6,8 @@ from .coverage import (
     CARC_PATIENT_NOT_IDENTIFIED,
     CoveragePeriod,
     MemberCoverage,
-    MembershipOutOfOrder,
-    apply_membership_event,
     coverage_denial,
+    fold_membership_event,
 )
 from .decision import (
     CARC_EXCEEDS_FEE_SCHEDULE,
@@ -30,9 +29,8 @@ __all__ = [
     "CARC_PATIENT_NOT_IDENTIFIED",
     "CoveragePeriod",
     "MemberCoverage",
-    "MembershipOutOfOrder",
-    "apply_membership_event",
     "coverage_denial",
+    "fold_membership_event",
     "denied_line",
     "CARC_EXCEEDS_FEE_SCHEDULE",
     "CARC_NOT_COVERED",

@@ -62,32 +62,25 @@ def coverage_denial(member: MemberCoverage | None, *, date_of_birth: date, date_
     return CARC_BEFORE_COVERAGE
 
 
-class MembershipOutOfOrder(ValueError):
-    """An event that does not follow the copy's version (a gap, or before enrollment)."""
-
-
-def apply_membership_event(
+def fold_membership_event(
     member: MemberCoverage | None, event_type: str, payload: Mapping[str, Any], version: int, *, member_id: str
 ) -> MemberCoverage | None:
-    """The copy after one membership event; None when the event is already reflected.
+    """The copy after one membership event, which becomes its version; None when there is
+    no copy yet and the event cannot start one (anything but an enrollment).
 
-    version is the event's position in the member's stream: events apply strictly
-    one after another, so a redelivery changes nothing and a gap is reported rather
-    than folded into a wrong coverage.
+    Which events apply and in what order (a redelivery, a gap) is the projection's
+    business (infra/projection.py), not the fold's: the same fold serves the live
+    copy and a refold of the member's history over a parked event.
     """
-    if member is not None and version <= member.version:
-        return None
     if member is None:
         if event_type != "member.enrolled":
-            raise MembershipOutOfOrder("membership event before the member's enrollment")
+            return None
         return MemberCoverage(
             member_id=member_id,
             date_of_birth=_day(payload["date_of_birth"]),
             periods=(_period(payload["plan_id"], payload["coverage_start"], payload.get("coverage_end")),),
             version=version,
         )
-    if version != member.version + 1:
-        raise MembershipOutOfOrder("membership events out of order")
     periods = list(member.periods)
     if event_type == "member.reenrolled":
         periods.append(_period(payload["plan_id"], payload["coverage_start"], payload.get("coverage_end")))
