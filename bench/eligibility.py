@@ -9,7 +9,7 @@ Where the time goes, three views of the same requests:
   command and collection): deterministic, unlike the timings on a shared machine;
 - a PyMongo micro-benchmark of the MongoDB work a cold check does (member stream, accumulators,
   network contract, then the check and its audit event inserted); a warm check answers
-  the reads from the service's in-memory copies (docs/adr/0007).
+  the reads from the service's in-memory copies (docs/adr/0008).
 
 The load is sent with aiohttp (the sanity checks with httpx, as the tests' client).
 """

@@ -9,7 +9,7 @@ Two facts shape it:
   a stream loads by point reads of version 1, 2, ... and the relay never scans the
   (ever-growing) events collection.
 
-Publishing (ADR 7): before the event is committed an *intent* is written to the small
+Publishing (ADR 10): before the event is committed an *intent* is written to the small
 `outbox` collection (which only ever holds what is not yet published), so a committed
 event always has its intent. The relay publishes an intent once the committed event
 with the same event id exists. An intent whose commit is not there is *open*: its
@@ -106,7 +106,7 @@ def intent_position(intent: dict[str, Any]) -> tuple[str, int]:
     """(stream, version) of an aggregate event's intent."""
     if "stream" in intent:
         return intent["stream"], intent["version"]
-    stream, _, version = intent["key"].rpartition(":")  # intents written before ADR 7
+    stream, _, version = intent["key"].rpartition(":")  # intents written before ADR 10
     return stream, int(version)
 
 

@@ -1,7 +1,7 @@
 """Kafka client settings, the aiokafka producer and topic administration shared by every service.
 
 The recovery-related settings of every client live here (values in PlatformSettings,
-trade-offs in ADR 8), so that the relay's producer, the consumer runners and the faust
+trade-offs in ADR 9), so that the relay's producer, the consumer runners and the faust
 worker come back from a broker restart on the same schedule.
 """
 

@@ -44,6 +44,7 @@ beginning up to the end offsets seen when it starts, with no group (so it never 
 the live group's offsets), through the very same handler.
 """
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -75,9 +76,17 @@ class VersionedProjection:
     resync_topic: str | None = None
     """Where a key's history is refolded from after a gap; None: a gap is waited for."""
 
+    recent_views: int = 4096
+    """Views this consumer last wrote, kept to spare the read before the next write."""
+
     def __init__(self, views: AsyncCollection, settings: PlatformSettings | None = None) -> None:
         self.views = views
         self.settings = settings
+        # The next event of a key usually follows the one this process just wrote (a
+        # claim's decision after its receipt): deciding on the remembered view saves a
+        # read. No invalidation is needed: the write is a compare-and-set on the version,
+        # so a view another writer moved on fails it, is forgotten, and the retry reads.
+        self._recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # ------------------------------------------------------------ to implement
 
@@ -124,6 +133,7 @@ class VersionedProjection:
     async def clear(self) -> None:
         # Emptied rather than dropped: FerretDB v1 keeps a dropped collection's SQLite
         # index names and then refuses to create them again.
+        self._recent.clear()
         await self.views.delete_many({})
 
     # ---------------------------------------------------------------- the rules
@@ -136,7 +146,9 @@ class VersionedProjection:
 
     async def apply(self, payload: BaseModel, event: CloudEvent) -> None:
         key = self.key(payload, event)
-        current = await self.get(key)
+        current = self._recent.get(key)
+        if current is None:
+            current = await self.get(key)
         version = event.aggregateversion or 0
         if current is not None and current["version"] >= version:
             return  # already reflected
@@ -146,7 +158,15 @@ class VersionedProjection:
             view = await self.on_gap(current, payload, event)
         if view is None:
             return
-        await self.write(current, view)
+        try:
+            await self.write(current, view)
+        except BaseException:
+            self._recent.pop(key, None)
+            raise
+        self._recent[key] = view
+        self._recent.move_to_end(key)
+        if len(self._recent) > self.recent_views:
+            self._recent.popitem(last=False)
         await self.after_write(view)
 
     async def resynchronise(

@@ -5,7 +5,7 @@ the same events (same CloudEvent id), which consumers drop by id or aggregate ve
 
 An intent whose commit is not there yet holds back the intents behind it (write order
 is kept), but only for `commit_grace_seconds` from when this relay first saw it open;
-then the relay aborts it with a tombstone (EventStore.abort, ADR 7): either the
+then the relay aborts it with a tombstone (EventStore.abort, ADR 10): either the
 tombstone wins and the writer's commit can never land, or the commit won and is
 published. An append still running in this very process is not aborted that soon:
 its writer is known to be alive (EventStore.writing_here). The grace is a performance knob, not a correctness one: too short and a

@@ -22,7 +22,7 @@ class PlatformSettings(BaseSettings):
 
     # How fast clients notice a broker that died and get going again once it is back.
     # Every Kafka client of the platform (aiokafka producers and consumers, the faust
-    # worker) takes these through infra/kafka.py; the trade-offs are in ADR 8.
+    # worker) takes these through infra/kafka.py; the trade-offs are in ADR 9.
     kafka_session_timeout_seconds: float = 10.0
     kafka_heartbeat_interval_seconds: float = 1.0
     kafka_request_timeout_seconds: float = 15.0
@@ -55,7 +55,7 @@ class PlatformSettings(BaseSettings):
     max_request_bytes: int = 1_048_576
     relay_poll_interval_seconds: float = 0.2
     # How long the relay holds the outbox behind an intent whose commit is not there
-    # before it aborts it with a tombstone (ADR 7). Bounds the stall a writer killed
+    # before it aborts it with a tombstone (ADR 10). Bounds the stall a writer killed
     # between intent and commit causes; a live writer slower than this gets a
     # ConcurrencyError instead of a commit. Correctness does not depend on it.
     relay_commit_grace_seconds: float = 0.5

@@ -945,6 +945,7 @@ class LocalStack:
         argv = [
             str(self.binary(name)), "-listen-addr", f"127.0.0.1:{self.mongo_port}", "-sqlite-dir", str(data),
             "-log-level", self._base_env().get("FERRETDB_LOG_LEVEL", "warn"),
+            "-sqlite-synchronous", self._base_env().get("FERRETDB_SQLITE_SYNCHRONOUS", "normal"),
         ]  # fmt: skip
         self._say(f"starting ferretdb on 127.0.0.1:{self.mongo_port}")
         rec = self._spawn(name, argv, self.mongo_port, self._base_env(), data)

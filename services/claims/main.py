@@ -23,7 +23,7 @@ def build_app(settings: ClaimsSettings | None = None) -> tuple[FastAPI, ServiceR
     app = create_service_app(runtime, "Claims", [api.router])
     repository = ClaimRepository(runtime.store)
     members = MemberCopy(runtime.db, settings)
-    status = ClaimStatusProjection(runtime.db)
+    status = ClaimStatusProjection(runtime.db, history=repository.load_events)
     app.state.intake = Intake(repository, members, status, settings.timely_filing_days)
     app.state.queries = ClaimQueries(repository, status)
 

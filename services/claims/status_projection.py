@@ -1,5 +1,6 @@
 """Keeps the claim status read model in step with claims.events (infra/projection.py rules)."""
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -10,8 +11,7 @@ from pydantic import BaseModel
 
 from contracts.envelope import CloudEvent
 from contracts.events.claims import EVENT_TYPES as CLAIM_EVENT_TYPES
-from infra.consumer import TransientError
-from infra.projection import VersionedProjection
+from infra.projection import NotFoldable, VersionedProjection
 from services.claims.status_view import project
 
 READ_MODEL = "claim_status"
@@ -21,8 +21,13 @@ CLOSED = ("voided", "replaced", "denied")
 class ClaimStatusProjection(VersionedProjection):
     event_types = CLAIM_EVENT_TYPES
 
-    def __init__(self, db: AsyncDatabase, collection: str = READ_MODEL) -> None:
+    def __init__(
+        self, db: AsyncDatabase, collection: str = READ_MODEL,
+        history: Callable[[str], Awaitable[list[dict[str, Any]]]] | None = None,
+    ) -> None:
         super().__init__(db[collection])
+        self.history = history
+        """The claim's stored events (the claims event store): the record a view can be refolded from."""
         # Open claims by (organisation, fingerprint): the duplicate-claim edit reads it by
         # _id, the only lookup FerretDB v1 answers without scanning the collection.
         self.fingerprints: AsyncCollection = db[f"{collection}_fingerprints"]
@@ -48,9 +53,19 @@ class ClaimStatusProjection(VersionedProjection):
         try:
             return project(current, event.type, event.data, event.aggregateversion or 0)
         except ValueError as exc:
-            # A later event overtook claim.received (only through a redelivery race):
-            # let the retry find the view.
-            raise TransientError(str(exc)) from exc
+            if current is not None or self.history is None:
+                raise NotFoldable(str(exc)) from exc
+        # No view although the claim has later events: its claim.received never reached
+        # this consumer (parked on the dead-letter topic). The claim's own stream in this
+        # service's event store is the record: fold the view from it, up to this event.
+        view = None
+        for stored in await self.history(self.key(payload, event)):
+            if stored["aggregateversion"] > (event.aggregateversion or 0):
+                break
+            view = project(view, stored["type"], stored["data"], stored["aggregateversion"]) or view
+        if view is None:
+            raise NotFoldable(f"{event.type} for a claim this service has no record of")
+        return view
 
     async def after_write(self, view: dict[str, Any]) -> None:
         """Keeps the duplicate-claim index: written only when a claim opens or closes.

@@ -19,7 +19,15 @@ func main() {
 	addr := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
 	dir := flag.String("sqlite-dir", "./data", "directory holding one SQLite file per database")
 	level := flag.String("log-level", "warn", "debug, info, warn or error (info logs every connection)")
+	// SQLite's synchronous setting under FerretDB's WAL journal (docs/adr: the durability trade-off).
+	// normal: a commit is durable against a crash of FerretDB, not against losing the machine's
+	// power before the next checkpoint; full: fsync on every commit.
+	synchronous := flag.String("sqlite-synchronous", "normal", "SQLite synchronous pragma: normal or full")
 	flag.Parse()
+
+	if *synchronous != "normal" && *synchronous != "full" {
+		log.Fatalf("invalid -sqlite-synchronous %q: normal or full", *synchronous)
+	}
 
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
@@ -33,7 +41,7 @@ func main() {
 		Listener:  ferretdb.ListenerConfig{TCP: *addr},
 		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})),
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dir + "/",
+		SQLiteURL: "file:" + *dir + "/?_pragma=synchronous(" + *synchronous + ")",
 	})
 	if err != nil {
 		log.Fatal(err)
