@@ -113,12 +113,19 @@ class Intake:
         organization_id = principal.organization_id
         request = IdempotentRequest.of(_NAMESPACE, organization_id, idempotency_key, raw)
         claim_id = request.resource_id
-        if idempotency_key:
+        # A replay is recognised where it costs nothing extra on a first submission: a
+        # correction looks first (its replay finishes the process), an original only when
+        # its edits fail (a replayed claim now fails at least the duplicate edit) or when
+        # its first event is already stored (the append below loses on the key).
+        if idempotency_key and _is_correction(submission):
             replay = await self._replay(claim_id, request)
             if replay is not None:
                 return replay
         problems, original = await self._validate(submission, principal, claim_id)
         if problems:
+            replay = await self._replay(claim_id, request) if idempotency_key else None
+            if replay is not None:
+                return replay
             raise edits_failed(problems)
         events = Claim.receive(claim_id, submission, organization_id=organization_id, received_at=datetime.now(UTC))
         if _is_correction(submission):

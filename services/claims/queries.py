@@ -64,7 +64,7 @@ class ClaimQueries:
         received: dict[str, str] = {}
         if filters.received_from:
             received["$gte"] = filters.received_from.isoformat()
-        if filters.received_to:
+        if filters.received_to and filters.received_to < date.max:  # to=9999-12-31 bounds nothing
             received["$lt"] = date.fromordinal(filters.received_to.toordinal() + 1).isoformat()
         if received:
             query["received_at"] = received

@@ -105,3 +105,21 @@ async def test_malformed_admin_and_eligibility_bodies(operator, org):
     assert {"first_name", "last_name", "date_of_birth", "gender", "coverage_start"} <= {e["loc"] for e in problem["errors"]}
     problem = assert_problem(await org.client.post("/v1/eligibility/checks", json={"member_id": "M1", "date_of_birth": "1990-13-01"}), 422)
     assert {"date_of_birth", "date_of_service"} <= {e["loc"] for e in problem["errors"]}
+
+
+@pytest.mark.parametrize("query", ["to=9999-12-31", "from=0001-01-01&to=9999-12-31", "from=9999-12-31"])
+async def test_claim_search_at_the_edges_of_the_calendar_is_not_a_server_error(org, query):
+    response = await org.client.get(f"/v1/claims?{query}")
+    assert response.status_code == 200, response.text
+    assert response.json()["items"] == []
+
+
+async def test_a_cursor_cannot_carry_query_operators(org):
+    import base64
+
+    import orjson
+
+    forged = base64.urlsafe_b64encode(orjson.dumps(["a", {"$gt": ""}])).decode()
+    response = await org.client.get(f"/v1/claims?cursor={forged}")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["code"] == "invalid_cursor"
