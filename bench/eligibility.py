@@ -26,13 +26,12 @@ import aiohttp
 import bson
 import httpx
 import orjson
-from prometheus_client.parser import text_string_to_metric_families
 from pymongo.errors import PyMongoError
 
 from bench.context import Context, log
 from bench.load import closed_loop, merge_closed, merge_open, open_loop
 from bench.stackctl import DATABASE_PREFIX
-from bench.stats import CpuMeter, Latencies, histogram_delta, scrape_histogram, top_cpu
+from bench.stats import CpuMeter, Latencies, histogram_delta, scrape_histogram, scrape_mongodb_commands, top_cpu
 from infra.audit import record_access
 from infra.eventstore import EventStore
 from infra.http.auth import Principal
@@ -95,21 +94,10 @@ async def _collection_sizes(db) -> dict:
         return {}
 
 
-async def scrape_commands(client: httpx.AsyncClient, url: str) -> dict[str, float] | None:
-    """{"<command> <collection>": count} of the service's mongodb_commands_total counter."""
-    try:
-        response = await client.get(url, timeout=5.0)
-        response.raise_for_status()
-    except httpx.HTTPError:
-        return None
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(response.text):
-        if family.name != "mongodb_commands":
-            continue
-        for sample in family.samples:
-            if sample.name.endswith("_total"):
-                out[f"{sample.labels['command']} {sample.labels['collection']}"] = sample.value
-    return out
+async def scrape_commands(client: httpx.AsyncClient, metrics_url: str) -> dict[str, float] | None:
+    """{"<command> <collection>": count} of the eligibility service's mongodb_commands_total."""
+    counts = await scrape_mongodb_commands(client, {"eligibility": metrics_url.removesuffix("/metrics")})
+    return {key.removeprefix("eligibility "): value for key, value in counts.items()} or None
 
 
 def commands_per_check(before: list[dict | None], after: list[dict | None], checks: int) -> dict:
