@@ -148,6 +148,22 @@ class ConsumerRunner:
             await consumer.commit()
 
     async def _handle_in_order(self, records: list[ConsumerRecord]) -> None:
+        """One partition's records: those with the same key (one member, one aggregate)
+        strictly in order, different keys concurrently, so that one event's round trips
+        do not hold up an unrelated one. Every topic is keyed by what must stay ordered."""
+        by_key: dict[bytes | None, list[ConsumerRecord]] = {}
+        for record in records:
+            by_key.setdefault(record.key, []).append(record)
+        if len(by_key) == 1:
+            for record in records:
+                await self._handle_record(record)
+            return
+        outcomes = await asyncio.gather(*(self._handle_each(group) for group in by_key.values()), return_exceptions=True)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            raise failures[0]
+
+    async def _handle_each(self, records: list[ConsumerRecord]) -> None:
         for record in records:
             await self._handle_record(record)
 

@@ -144,12 +144,15 @@ class VersionedProjection:
     async def get(self, key: str) -> dict[str, Any] | None:
         return await self.views.find_one({"_id": key})
 
-    async def apply(self, payload: BaseModel, event: CloudEvent) -> None:
+    async def apply(self, payload: BaseModel, event: CloudEvent, *, read: bool = False) -> None:
         key = self.key(payload, event)
-        current = self._recent.get(key)
-        if current is None:
-            current = await self.get(key)
         version = event.aggregateversion or 0
+        current = self._recent.get(key)
+        # An event at version 1 starts its view: it is written with an insert and no read;
+        # if the view exists after all (a redelivery), the insert fails and we read.
+        skipped_read = current is None and version == 1 and not read
+        if current is None and not skipped_read:
+            current = await self.get(key)
         if current is not None and current["version"] >= version:
             return  # already reflected
         if self.follows(current, event):
@@ -160,6 +163,11 @@ class VersionedProjection:
             return
         try:
             await self.write(current, view)
+        except TransientError:
+            self._recent.pop(key, None)
+            if skipped_read:
+                return await self.apply(payload, event, read=True)
+            raise
         except BaseException:
             self._recent.pop(key, None)
             raise

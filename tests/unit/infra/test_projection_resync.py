@@ -125,6 +125,28 @@ async def test_in_order_events_fold_and_redeliveries_change_nothing(topic):
     assert view["types"] == ["member.enrolled", "member.reenrolled"] and "resynchronised" not in view
 
 
+async def test_a_process_that_never_saw_the_view_takes_a_redelivered_first_event_as_reflected(topic):
+    views = Views()
+    enrolled, reenrolled = event(1, "member.enrolled", ENROLLED), event(2, "member.reenrolled", REENROLLED)
+    await publish_and_apply(Types(views, settings=object()), topic, enrolled, reenrolled)
+    # Another replica (nothing remembered) gets version 1 again: its insert without a read
+    # fails on the key, it reads, and finds the event reflected.
+    await Types(views, settings=object()).apply(*entry(enrolled))
+    assert (await Types(views).get(MEMBER))["types"] == ["member.enrolled", "member.reenrolled"]
+
+
+async def test_a_remembered_view_that_another_writer_moved_on_is_read_again(topic):
+    views = Views()
+    mine, theirs = Types(views, settings=object()), Types(views, settings=object())
+    enrolled = event(1, "member.enrolled", ENROLLED)
+    await publish_and_apply(mine, topic, enrolled)
+    await theirs.apply(*entry(event(2, "member.reenrolled", REENROLLED)))  # mine still remembers version 1
+    with pytest.raises(TransientError):
+        await mine.apply(*entry(event(2, "member.reenrolled", REENROLLED)))
+    await mine.apply(*entry(event(2, "member.reenrolled", REENROLLED)))  # the retry reads: already reflected
+    assert (await mine.get(MEMBER))["types"] == ["member.enrolled", "member.reenrolled"]
+
+
 async def test_a_gap_is_resynchronised_from_the_topic_and_the_copy_goes_on_live(topic):
     copy = Types(Views(), settings=object())
     topic.append(event(2, "member.coverage_terminated", {"member_id": MEMBER}))  # parked live: fails its contract
