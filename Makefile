@@ -6,12 +6,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  := $(PY) deploy/local/stack.py
 
-.PHONY: help install provision run start stop status reset test unit integration bench fuzz contracts lint-contracts clean
+.PHONY: help install provision run start stop status reset test unit integration bench recovery fuzz contracts lint-contracts clean
 
 help:
 	@echo "make run        start Kafka, FerretDB and every service; Ctrl-C stops them"
 	@echo "make test       install, provision, run unit + integration tests (starts and stops its own servers)"
-	@echo "make bench      throughput / latency numbers against the local stack"
+	@echo "make bench      throughput / latency numbers and the targets, against a stack of its own"
+	@echo "make recovery   seconds from a restarted Kafka broker being ready to claims flowing again"
 	@echo "make stop       stop the stack, a 'make run' in another shell included"
 	@echo "make fuzz       schemathesis over /openapi.json of a running stack (make run), as provider and operator"
 
@@ -53,6 +54,11 @@ integration: provision
 
 bench: provision
 	$(PY) -m bench
+
+# Kafka killed -9 under a steady claim flow and started again, twice (broker only; broker
+# and adjudication worker): prints the seconds from broker-ready to flow-resumed.
+recovery: provision
+	$(PY) -m pytest -q -s -p no:cacheprovider tests/integration/test_kafka_restart.py
 
 # Against the stack that `make run` (or `make start`) serves; FUZZ_ARGS adds options
 # such as --max-examples 100 or --seed 1.
