@@ -1,14 +1,20 @@
-"""Enrollment use cases: each command loads the member's stream, decides, appends."""
+"""Enrollment use cases: each command loads the member's stream, decides, appends.
+
+Streams are loaded and appended through the platform's aggregate repository
+(infra/aggregates.py): the same optimistic concurrency and bounded retry as every
+other service's aggregates.
+"""
 
 import hashlib
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import date
 
 from contracts import topics
-from contracts.envelope import new_event
 from contracts.events.membership import EVENT_TYPES as MEMBER_EVENT_TYPES
 from infra.audit import record_access
+from infra.aggregates import AggregateRepository, Envelope, Recorded
 from infra.eventstore import ConcurrencyError, EventStore
 from infra.http.auth import Principal
 from infra.http.problems import Problem
@@ -30,8 +36,12 @@ from services.eligibility.member_cache import MemberCache
 SOURCE = "/services/eligibility"
 
 
+STREAM_PREFIX = "member"
+
+
 def stream_of(member_id: str) -> str:
-    return f"member-{member_id}"
+    """The member's stream in the event store (as the aggregate repository names it)."""
+    return f"{STREAM_PREFIX}-{member_id}"
 
 
 def new_member_id(caller: str, idempotency_key: str | None) -> str:
@@ -46,6 +56,20 @@ def new_member_id(caller: str, idempotency_key: str | None) -> str:
     return "M" + str(secrets.randbelow(10**10)).zfill(10)
 
 
+@dataclass(frozen=True)
+class _Change:
+    type: str
+    data: dict
+
+
+def _changes(events: list[MemberEvent]) -> list[_Change]:
+    return [_Change(e.type, e.payload()) for e in events]
+
+
+def _fold(member: Member | None, member_id: str, event: Recorded) -> Member:
+    return apply(member, event_from_payload(event.type, event.data))
+
+
 class Members:
     def __init__(self, store: EventStore, catalogue: Catalogue, cache: MemberCache | None = None,
                  audit_store: EventStore | None = None) -> None:
@@ -53,12 +77,16 @@ class Members:
         self.audit_store = audit_store or store
         self.catalogue = catalogue
         self.cache = cache
+        self.streams = AggregateRepository(
+            store, topic=topics.MEMBERSHIP, source=SOURCE, stream_prefix=STREAM_PREFIX, fold=_fold,
+            envelope_of=lambda member: Envelope(partition_key=member.member_id),
+        )
 
     async def load(self, member_id: str) -> Member | None:
         """The member from its stream: what commands decide on (never from the copy)."""
         loaded_at = time.monotonic()
-        events = await self.store.load(stream_of(member_id))
-        member = replay(event_from_payload(e["type"], e["data"]) for e in events)
+        loaded = await self.streams.load(member_id)
+        member = loaded.state if loaded else None
         if member is not None and self.cache is not None:
             self.cache.put(member, loaded_at)
         return member
@@ -104,9 +132,10 @@ class Members:
             return existing, False
         events = _decide(lambda: enroll(member_id, demographics, plan_id, start, end, self.catalogue))
         try:
-            member = await self._append(None, events)
+            member = await self.streams.append(member_id, 0, _changes(events))
         except ConcurrencyError:
             return await self.load(member_id), False
+        self._remember(member)
         return member, True
 
     async def terminate(self, member_id: str, coverage_end: date) -> Member | None:
@@ -116,34 +145,17 @@ class Members:
         return await self._command(member_id, lambda m: change_plan(m, plan_id, effective, self.catalogue))
 
     async def _command(self, member_id: str, decide) -> Member | None:
-        for _ in range(5):  # optimistic concurrency: reload and decide again on a lost race
-            member = await self.load(member_id)
-            if member is None:
-                return None
-            events = _decide(lambda: decide(member))
-            try:
-                return await self._append(member, events)
-            except ConcurrencyError:
-                continue
-        raise Problem(409, "The member changed concurrently; retry.", code="concurrent_update")
+        """Load, decide, append; a lost race reloads and decides again (bounded, then 409)."""
+        outcome = await self.streams.execute(
+            member_id, lambda member: [] if member is None else _changes(_decide(lambda: decide(member)))
+        )
+        if outcome.state is not None and outcome.appended:
+            self._remember(outcome.state)
+        return outcome.state
 
-    async def _append(self, member: Member | None, events: list[MemberEvent]) -> Member:
-        version = member.version if member else 0
-        for domain_event in events:
-            version += 1
-            member = apply(member, domain_event)
-            await self.store.append(
-                stream_of(domain_event.member_id),
-                topics.MEMBERSHIP,
-                new_event(
-                    source=SOURCE, type=domain_event.type, subject=domain_event.member_id,
-                    data=domain_event.payload(), aggregateversion=version,
-                    partitionkey=domain_event.member_id,
-                ),
-            )
+    def _remember(self, member: Member | None) -> None:
         if self.cache is not None and member is not None:
             self.cache.put(member, time.monotonic())  # this replica reads its own writes at once
-        return member
 
 
 def _decide(decision):
