@@ -3,11 +3,12 @@
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from contracts.identifiers import is_member_id, normalize_member_id
 from infra.http.auth import CurrentPrincipal, Operator, Principal, require_role
 from infra.http.problems import Problem
+from infra.idempotency import IdempotencyKey, IdempotentRequest, fingerprint, mark_replayed
 from refdata.codes import is_valid_npi
 from refdata.plans import Catalogue, Plan
 from services.eligibility.api_models import (
@@ -134,25 +135,26 @@ async def enroll_member(
     members: MembersDep,
     catalogue: CatalogueDep,
     operator: Operator,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict:
     if body.plan_id not in catalogue.plans:
         raise Problem(422, "Unknown plan.", code="validation",
                       errors=[{"loc": "plan_id", "code": "unknown_plan", "message": "no plan with this id; see GET /v1/plans"}])
-    member_id = new_member_id(operator.client_id, idempotency_key)
+    # Member ids keep the shape printed on ID cards (M + 10 digits), derived from the key;
+    # the fingerprint, the replay and the conflict are the platform's (infra/idempotency.py).
+    request = IdempotentRequest(idempotency_key, new_member_id(operator.client_id, idempotency_key),
+                                fingerprint(body.model_dump(mode="json")))
     demographics = Demographics(
         first_name=body.first_name, last_name=body.last_name, date_of_birth=body.date_of_birth, gender=body.gender
     )
-    member, created = await members.enroll(member_id, demographics, body.plan_id, body.coverage_start, body.coverage_end)
+    member, created = await members.enroll(
+        request.resource_id, demographics, body.plan_id, body.coverage_start, body.coverage_end, meta=request.meta,
+    )
     if not created:
         if idempotency_key is None:
             raise Problem(409, "Member id collision; retry.", code="conflict")
-        same = (member.first_name, member.last_name, member.date_of_birth, member.gender) == (
-            body.first_name, body.last_name, body.date_of_birth, body.gender
-        ) and member.segments[0].plan_id == body.plan_id and member.segments[0].start == body.coverage_start
-        if not same:
-            raise Problem(409, "This Idempotency-Key was used with a different body.", code="idempotency_conflict")
-        response.headers["Idempotent-Replayed"] = "true"
+        request.check(await members.stored_fingerprint(request.resource_id))
+        mark_replayed(response)
     await members.audit(operator, "member.enroll", member.member_id, "replayed" if not created else "enrolled")
     return member_view(member)
 

@@ -18,6 +18,7 @@ from infra.aggregates import AggregateRepository, Envelope, Recorded
 from infra.eventstore import ConcurrencyError, EventStore
 from infra.http.auth import Principal
 from infra.http.problems import Problem
+from infra.idempotency import stored_fingerprint
 from refdata.plans import Catalogue
 from services.eligibility.domain import (
     Demographics,
@@ -124,7 +125,8 @@ class Members:
         )
 
     async def enroll(
-        self, member_id: str, demographics: Demographics, plan_id: str, start: date, end: date | None
+        self, member_id: str, demographics: Demographics, plan_id: str, start: date, end: date | None,
+        meta: dict | None = None,
     ) -> tuple[Member, bool]:
         """Returns the member and whether this call created it."""
         existing = await self.load(member_id)
@@ -132,11 +134,15 @@ class Members:
             return existing, False
         events = _decide(lambda: enroll(member_id, demographics, plan_id, start, end, self.catalogue))
         try:
-            member = await self.streams.append(member_id, 0, _changes(events))
+            member = await self.streams.append(member_id, 0, _changes(events), meta=meta)
         except ConcurrencyError:
             return await self.load(member_id), False
         self._remember(member)
         return member, True
+
+    async def stored_fingerprint(self, member_id: str) -> str | None:
+        """The body fingerprint the member's enrollment was stored with (infra/idempotency.py)."""
+        return stored_fingerprint((await self.streams.first(member_id) or {}).get("meta"))
 
     async def terminate(self, member_id: str, coverage_end: date) -> Member | None:
         return await self._command(member_id, lambda m: terminate(m, coverage_end))

@@ -106,3 +106,18 @@ async def test_wrong_birth_date_and_unknown_member_look_alike(platform, org):
 def service_reason(answer: dict, code: str) -> str | None:
     line = next(s for s in answer["services"] if s["procedure_code"] == code)
     return (line.get("reason") or {}).get("code")
+
+
+async def test_enrollment_is_idempotent_by_key_and_refuses_another_body_under_it(operator):
+    import uuid as _uuid
+
+    key = {"Idempotency-Key": f"enroll-{_uuid.uuid4()}"}
+    body = {"first_name": "Idem", "last_name": "Potent", "date_of_birth": "1975-05-05", "gender": "female",
+            "plan_id": "silver-hmo-2026", "coverage_start": "2026-01-01"}
+    first = await operator.post("/v1/admin/members", json=body, headers=key)
+    again = await operator.post("/v1/admin/members", json=body, headers=key)
+    other = await operator.post("/v1/admin/members", json={**body, "last_name": "Other"}, headers=key)
+    assert first.status_code == 201 and again.status_code == 201, (first.text, again.text)
+    assert again.json()["member_id"] == first.json()["member_id"]
+    assert again.headers.get("idempotent-replayed") == "true" and "idempotent-replayed" not in first.headers
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_conflict"
