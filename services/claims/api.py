@@ -28,15 +28,17 @@ router = APIRouter(tags=["claims"])
 SOURCE = "/services/claims"
 
 
-def get_intake(request: Request) -> Intake:
+# Dependencies are coroutines: FastAPI runs a plain def in its thread pool (a thread
+# hop per request; tests/unit/test_async_dependencies.py).
+async def get_intake(request: Request) -> Intake:
     return request.app.state.intake
 
 
-def get_queries(request: Request) -> ClaimQueries:
+async def get_queries(request: Request) -> ClaimQueries:
     return request.app.state.queries
 
 
-def get_audit_store(request: Request) -> EventStore:
+async def get_audit_store(request: Request) -> EventStore:
     return request.app.state.runtime.store
 
 

@@ -28,11 +28,13 @@ from services.identity.oauth import FORM, GRANT_TYPE, NO_STORE, token_request, u
 router = APIRouter()
 
 
-def get_identity(request: Request) -> Identity:
+# Dependencies are coroutines: FastAPI runs a plain def in its thread pool (a thread
+# hop per request; tests/unit/test_async_dependencies.py).
+async def get_identity(request: Request) -> Identity:
     return request.app.state.identity
 
 
-def caller_address(request: Request) -> str:
+async def caller_address(request: Request) -> str:
     # The address as uvicorn resolved it: X-Forwarded-For is honoured only from the
     # proxies in FORWARDED_ALLOW_IPS (the local gateway; the ingress in deploy/k8s).
     return request.client.host if request.client else "unknown"
