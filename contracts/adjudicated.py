@@ -35,6 +35,11 @@ class AdjudicatedLine(_Frozen):
     paid_amount: Money
     patient_responsibility: Money
     adjustments: list[Adjustment] = []
+    explanation: list[str] = []
+    """The pricing and benefit steps in plain words (fee schedule amount, network,
+    deductible applied, copay, coinsurance, cap reached, authorization used); no patient data."""
+    authorization_id: str | None = None
+    """The approved authorization this line used (its units count against it)."""
 
 
 class Totals(_Frozen):

@@ -7,12 +7,14 @@ consumers' payload validation all read.
 from pydantic import BaseModel
 
 from contracts.contract import EventContract
-from contracts.events import adjudication, audit, claims, membership, organizations
+from contracts.events import adjudication, audit, authorizations, claims, membership, network, organizations
 
 
 CONTRACTS: tuple[EventContract, ...] = (
     *organizations.CONTRACTS,
     *membership.CONTRACTS,
+    *network.CONTRACTS,
+    *authorizations.CONTRACTS,
     *claims.CONTRACTS,
     *adjudication.CONTRACTS,
     *audit.CONTRACTS,

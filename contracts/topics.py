@@ -6,9 +6,10 @@ AUTHORIZATIONS = "authorizations.events"
 ADJUDICATION = "adjudication.events"
 NOTIFICATIONS = "notifications.events"
 ORGANIZATIONS = "organizations.events"
+NETWORK = "network.events"
 AUDIT = "audit.events"
 
-ALL = (MEMBERSHIP, CLAIMS, AUTHORIZATIONS, ADJUDICATION, NOTIFICATIONS, ORGANIZATIONS, AUDIT)
+ALL = (MEMBERSHIP, CLAIMS, AUTHORIZATIONS, ADJUDICATION, NOTIFICATIONS, ORGANIZATIONS, NETWORK, AUDIT)
 
 
 def dead_letter_topic(source_topic: str) -> str:

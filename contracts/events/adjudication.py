@@ -17,6 +17,21 @@ from contracts.money import SignedMoney
 
 CLAIM_ADJUDICATED = "claim.adjudicated"
 ACCUMULATORS_APPLIED = "accumulators.applied"
+AUTHORIZATION_UNITS_USED = "authorization.units_used"
+
+
+class PendRequest(BaseModel):
+    """Why a decision pends the claim (outcome info_requested): documentation is needed first."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    carc: str = "16"
+    """16: claim lacks information needed for adjudication."""
+    rarc: str
+    """N350 (missing description of an unlisted service), M127 (missing medical record), ..."""
+    line_numbers: list[int]
+    message: str
+    """Plain words for the provider, no patient data."""
 
 
 class AdjudicationDecision(BaseModel):
@@ -29,11 +44,17 @@ class AdjudicationDecision(BaseModel):
     claim_id: str
     claim_version: int
     """Version of the claim event the decision was made on."""
-    outcome: Literal["processed", "denied"]
-    """denied when every line pays nothing because of a denial."""
+    outcome: Literal["processed", "denied", "info_requested"]
+    """denied when every line pays nothing because of a denial; info_requested when the
+    claim pends for documentation (nothing is paid or counted until it is decided again)."""
     adjudicated_at: AwareDatetime
     lines: list[AdjudicatedLine]
     totals: Totals
+    info_request: PendRequest | None = None
+    """Set exactly when outcome is info_requested."""
+    reverses_claim_id: str | None = None
+    """A replacement (7) or void (8): the original whose accumulators and authorization
+    units this decision gave back (in the same atomic write as its own)."""
 
     def to_data(self) -> dict[str, Any]:
         """The event payload: money as "125.00", instants RFC 3339."""
@@ -58,6 +79,23 @@ class AccumulatorUpdate(BaseModel):
     out_of_pocket_applied: SignedMoney
     claim_id: str
     adjudication_id: str
+    family_id: str | None = None
+    """The family policy the member's accumulators also count towards (None: individual policy)."""
+
+
+class AuthorizationUnitsUsed(BaseModel):
+    """A decision used (positive) or gave back (negative, a reversal) units of an approved authorization.
+
+    adjudication_id is the idempotency key, as for accumulators.applied.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    authorization_id: str
+    member_id: str
+    claim_id: str
+    adjudication_id: str
+    units: int
 
 
 CONTRACTS = (
@@ -65,4 +103,6 @@ CONTRACTS = (
                   "Adjudication priced a received claim; the claims service applies the decision."),
     EventContract(ACCUMULATORS_APPLIED, topics.ADJUDICATION, AccumulatorUpdate,
                   "A decision moved a member's deductible / out-of-pocket accumulators (signed deltas)."),
+    EventContract(AUTHORIZATION_UNITS_USED, topics.ADJUDICATION, AuthorizationUnitsUsed,
+                  "A decision used (or a reversal gave back) units of an approved authorization."),
 )

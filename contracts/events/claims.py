@@ -26,6 +26,8 @@ CLAIM_PAID = "claim.paid"
 CLAIM_VOIDED = "claim.voided"
 CLAIM_REPLACED = "claim.replaced"
 CLAIM_CLOSURE_RESERVED = "claim.closure_reserved"
+CLAIM_INFO_REQUESTED = "claim.info_requested"
+CLAIM_INFO_REQUEST_ANSWERED = "claim.info_request_answered"
 
 FrequencyCode = Literal["1", "7", "8"]
 """X12 claim frequency: 1 original, 7 replacement of a prior claim, 8 void of a prior claim."""
@@ -138,6 +140,33 @@ class ClaimClosureReserved(Payload):
     reserved_at: AwareDatetime
 
 
+class ClaimInfoRequested(Payload):
+    """The claim waits for documentation: adjudication pended it (CARC 16) or an operator asked."""
+
+    claim_id: str
+    info_request_id: str
+    requested_at: AwareDatetime
+    due_by: date
+    carc: str
+    rarc: str
+    message: str
+    """Plain words for the provider, no patient data."""
+    requested_by: Literal["adjudication", "operator"]
+    adjudication_id: str | None = None
+    """The pending decision, when adjudication asked."""
+    line_numbers: list[int] = []
+
+
+class ClaimInfoRequestAnswered(Payload):
+    """The provider answered an info request; adjudication decides the claim again on this version."""
+
+    claim_id: str
+    info_request_id: str
+    answered_at: AwareDatetime
+    message_id: str | None = None
+    attachment_ids: list[str] = []
+
+
 CONTRACTS = (
     EventContract(CLAIM_RECEIVED, topics.CLAIMS, ClaimReceived, "A claim passed the intake edits and was accepted."),
     EventContract(CLAIM_PROCESSED, topics.CLAIMS, ClaimAdjudicated, "Adjudication's decision was applied; something is payable."),
@@ -147,6 +176,10 @@ CONTRACTS = (
     EventContract(CLAIM_REPLACED, topics.CLAIMS, ClaimReplaced, "A replacement claim (frequency 7) superseded this claim."),
     EventContract(CLAIM_CLOSURE_RESERVED, topics.CLAIMS, ClaimClosureReserved,
                   "A replacement (7) or void (8) claim reserved this claim; it closes it once stored."),
+    EventContract(CLAIM_INFO_REQUESTED, topics.CLAIMS, ClaimInfoRequested,
+                  "The claim waits for documentation (CARC 16 with a RARC)."),
+    EventContract(CLAIM_INFO_REQUEST_ANSWERED, topics.CLAIMS, ClaimInfoRequestAnswered,
+                  "The provider answered an info request; the claim goes back to adjudication."),
 )
 
 EVENT_TYPES = tuple(c.type for c in CONTRACTS)

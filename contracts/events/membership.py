@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -49,6 +49,18 @@ class MemberEnrolled(MemberEvent):
     plan_id: str
     coverage_start: date
     coverage_end: date | None = None
+    coverage_tier: Literal["individual", "family"] = "individual"
+    """family: the member's accumulators also count towards the family's deductible and
+    out-of-pocket maximum (met when either the individual or the family amount is reached)."""
+    subscriber_member_id: str | None = None
+    """A dependent's policy holder (implies family); None for the subscriber themselves."""
+
+    @property
+    def family_id(self) -> str | None:
+        """The family policy's id: the subscriber's member id; None on an individual policy."""
+        if self.subscriber_member_id:
+            return self.subscriber_member_id
+        return self.member_id if self.coverage_tier == "family" else None
 
 
 class MemberReenrolled(MemberEvent):

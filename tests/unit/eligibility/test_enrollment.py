@@ -348,6 +348,8 @@ def test_payloads_are_plain_json():
         "plan_id": "gold-hmo-2026",
         "coverage_start": "2026-01-01",
         "coverage_end": None,
+        "coverage_tier": "individual",
+        "subscriber_member_id": None,
     }
 
 
