@@ -8,6 +8,7 @@ claim asks, and a contract change reaches decisions within `cache_seconds`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -25,9 +26,11 @@ class NetworkCopy(VersionedProjection):
     event_types = (NETWORK_CONTRACT_UPDATED,)
     resync_topic = topics.NETWORK
 
-    def __init__(self, db: AsyncDatabase, settings: PlatformSettings | None = None, *, cache_seconds: float = 5.0) -> None:
+    def __init__(self, db: AsyncDatabase, settings: PlatformSettings | None = None, *, cache_seconds: float = 5.0,
+                 lag_allowance_seconds: float = 3.0) -> None:
         super().__init__(db["network_contracts"], settings)
         self.cache_seconds = cache_seconds
+        self.lag_allowance_seconds = lag_allowance_seconds
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
 
     def key(self, payload: NetworkContractUpdated, event: CloudEvent) -> str:
@@ -42,10 +45,24 @@ class NetworkCopy(VersionedProjection):
         self._cache[view["_id"]] = (time.monotonic(), frozenset(view["plan_ids"]))
 
     async def contracted_plans(self, organization_id: str) -> frozenset[str]:
+        """The plans the organisation is in network for.
+
+        An organisation the copy has never heard of is looked for again for a moment
+        (its contract may be seconds old and still on its way, like a new member's
+        enrollment); after that it is out of network, and that answer is cached like
+        any other, so its later claims do not wait.
+        """
         hit = self._cache.get(organization_id)
         if hit is not None and time.monotonic() - hit[0] < self.cache_seconds:
             return hit[1]
-        doc = await self.get(organization_id)
+        deadline = time.monotonic() + self.lag_allowance_seconds
+        pause = 0.05
+        while True:
+            doc = await self.get(organization_id)
+            if doc is not None or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
         plans = frozenset(doc["plan_ids"]) if doc else frozenset()
         self._cache[organization_id] = (time.monotonic(), plans)
         return plans

@@ -89,7 +89,8 @@ def build_worker(settings: AdjudicationSettings | None = None) -> tuple[faust.Ap
         **faust_options(settings),  # session, rebalance, request timeouts: infra/kafka.py
     )
     members = MemberCoverageCopy(runtime.db, settings, lag_allowance_seconds=settings.member_copy_lag_allowance_seconds)
-    network = NetworkCopy(runtime.db, settings, cache_seconds=settings.network_cache_seconds)
+    network = NetworkCopy(runtime.db, settings, cache_seconds=settings.network_cache_seconds,
+                          lag_allowance_seconds=settings.member_copy_lag_allowance_seconds)
     authorizations = AuthorizationCopy(runtime.db, settings)
     runtime.consumer(MEMBERS_GROUP, members.subscriptions())
     runtime.consumer(NETWORK_GROUP, network.subscriptions())
