@@ -87,6 +87,7 @@ def _to_doc(member: MemberCoverage) -> dict:
             for p in member.periods
         ],
         "version": member.version,
+        "family_id": member.family_id,
     }
 
 
@@ -99,4 +100,5 @@ def _from_doc(doc: dict) -> MemberCoverage:
             for p in doc["periods"]
         ),
         version=doc["version"],
+        family_id=doc.get("family_id"),
     )

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from infra.settings import PlatformSettings
 
 
@@ -13,3 +15,9 @@ class AdjudicationSettings(PlatformSettings):
     # members' concurrently), and how long to wait for a batch to fill.
     adjudication_batch_size: int = 100
     adjudication_batch_wait_seconds: float = 0.01
+    # Network contracts change rarely and every claim asks: a change reaches decisions
+    # within this many seconds.
+    network_cache_seconds: float = 5.0
+    # A line charging more pends for the medical record (CARC 16, RARC M127); None:
+    # the threshold of refdata/adjudication_policy.json.
+    pend_charge_threshold: Decimal | None = None

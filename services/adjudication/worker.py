@@ -26,8 +26,13 @@ from tenacity import AsyncRetrying, retry_if_exception, wait_exponential_jitter
 
 from contracts import topics
 from contracts.envelope import CloudEvent, new_event
-from contracts.events.adjudication import CLAIM_ADJUDICATED
-from contracts.events.claims import CLAIM_RECEIVED, ClaimReceived
+from contracts.events.adjudication import ACCUMULATORS_APPLIED, AUTHORIZATION_UNITS_USED, CLAIM_ADJUDICATED
+from contracts.events.claims import (
+    CLAIM_INFO_REQUEST_ANSWERED,
+    CLAIM_RECEIVED,
+    ClaimInfoRequestAnswered,
+    ClaimReceived,
+)
 from contracts.identifiers import normalize_member_id
 from infra.consumer import is_transient
 from infra.kafka import faust_options
@@ -35,14 +40,19 @@ from infra.metrics import DEAD_LETTERS
 from infra.publishing import dead_letter_headers, event_record, publishing_span
 from infra.runtime import ServiceRuntime
 from infra.telemetry import carrier_from_kafka_headers, context_from_carrier, tracer
-from services.adjudication.decisions import DecisionBook
-from services.adjudication.domain.fee_schedule import load_fee_schedule
+from services.adjudication.adjudicator import Adjudicator
+from services.adjudication.authorizations import AUTHORIZATIONS_GROUP, AuthorizationCopy
+from services.adjudication.domain.reference import Reference
 from services.adjudication.members import MEMBERS_GROUP, MemberCoverageCopy
+from services.adjudication.metrics import record_decision_metrics
+from services.adjudication.network import NETWORK_GROUP, NetworkCopy
 from services.adjudication.settings import AdjudicationSettings
 
 log = logging.getLogger(__name__)
 SOURCE = "/services/adjudication"
 GROUP = "adjudication"
+# What adjudication decides on: a received claim, and the answer to an info request.
+DECIDED_ON = {CLAIM_RECEIVED: ClaimReceived, CLAIM_INFO_REQUEST_ANSWERED: ClaimInfoRequestAnswered}
 
 
 def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
@@ -79,26 +89,57 @@ def build_worker(settings: AdjudicationSettings | None = None) -> tuple[faust.Ap
         **faust_options(settings),  # session, rebalance, request timeouts: infra/kafka.py
     )
     members = MemberCoverageCopy(runtime.db, settings, lag_allowance_seconds=settings.member_copy_lag_allowance_seconds)
+    network = NetworkCopy(runtime.db, settings, cache_seconds=settings.network_cache_seconds,
+                          lag_allowance_seconds=settings.member_copy_lag_allowance_seconds)
+    authorizations = AuthorizationCopy(runtime.db, settings)
     runtime.consumer(MEMBERS_GROUP, members.subscriptions())
-    book = DecisionBook(runtime.db, load_fee_schedule(), members)
+    runtime.consumer(NETWORK_GROUP, network.subscriptions())
+    runtime.consumer(AUTHORIZATIONS_GROUP, authorizations.subscriptions())
+    reference = Reference.load()
+    if settings.pend_charge_threshold is not None:
+        reference = reference.with_pend_charge_threshold(settings.pend_charge_threshold)
+    adjudicator = Adjudicator(runtime.db, reference, members, network, authorizations)
     claims_topic = _raw_topic(app, topics.CLAIMS)
     decisions_topic = _raw_topic(app, topics.ADJUDICATION)
     dead_letters = _raw_topic(app, topics.dead_letter_topic(topics.CLAIMS))
 
-    async def adjudicate(event: CloudEvent, claim: ClaimReceived) -> None:
-        if claim.frequency_code == "8":
-            return  # voids cancel a claim; there is nothing to price
-        decision = await book.decide(claim, event.aggregateversion or 1)
+    async def publish(event_type: str, subject: str, event_id: str, data: dict, cause: CloudEvent, member_key: str):
         outgoing = new_event(
-            source=SOURCE, type=CLAIM_ADJUDICATED, subject=decision.claim_id, id=decision.adjudication_id,
-            data=decision.to_data(), organizationid=event.organizationid,
-            partitionkey=event.partitionkey or normalize_member_id(claim.member_id),
-            correlationid=event.correlationid or decision.claim_id, causationid=event.id,
+            source=SOURCE, type=event_type, subject=subject, id=event_id, data=data,
+            organizationid=cause.organizationid, partitionkey=member_key,
+            correlationid=cause.correlationid or subject, causationid=cause.id,
         )
-        with publishing_span(CLAIM_ADJUDICATED) as carrier:
+        with publishing_span(event_type) as carrier:
             record = event_record(outgoing, carrier)
-            delivery = await decisions_topic.send(key=record.key, value=record.value, headers=record.headers)
-        await delivery  # acknowledged by the broker before the offset may move
+            return await decisions_topic.send(key=record.key, value=record.value, headers=record.headers)
+
+    async def adjudicate(event: CloudEvent, payload: ClaimReceived | ClaimInfoRequestAnswered) -> None:
+        version = event.aggregateversion or 1
+        if isinstance(payload, ClaimReceived):
+            member_key = event.partitionkey or normalize_member_id(payload.member_id)
+            result = await adjudicator.on_received(payload.to_data(), version)
+        else:
+            member_key = event.partitionkey or ""
+            result = await adjudicator.on_answered(payload.claim_id, member_key, version)
+        deliveries = []
+        if result.decision is not None:
+            decision = result.decision
+            deliveries.append(await publish(CLAIM_ADJUDICATED, decision.claim_id, decision.adjudication_id,
+                                            decision.to_data(), event, member_key))
+        for update in result.accumulators:
+            deliveries.append(await publish(
+                ACCUMULATORS_APPLIED, update.member_id,
+                result.effect_event_id("accumulators", update.adjudication_id, update.member_id, update.plan_year),
+                update.model_dump(mode="json"), event, member_key))
+        for used in result.authorization_units:
+            deliveries.append(await publish(
+                AUTHORIZATION_UNITS_USED, used.authorization_id,
+                result.effect_event_id("units", used.adjudication_id, used.authorization_id),
+                used.model_dump(mode="json"), event, member_key))
+        for delivery in deliveries:
+            await delivery  # acknowledged by the broker before the offset may move
+        if not result.replayed:
+            record_decision_metrics(result.decision, after_information=isinstance(payload, ClaimInfoRequestAnswered))
 
     async def park(record: faust.EventT, exc: BaseException) -> None:
         message = record.message
@@ -116,10 +157,11 @@ def build_worker(settings: AdjudicationSettings | None = None) -> tuple[faust.Ap
     async def handle(record: faust.EventT) -> None:
         try:
             event = CloudEvent.model_validate(orjson.loads(record.value))
-            if event.type != CLAIM_RECEIVED:
+            model = DECIDED_ON.get(event.type)
+            if model is None:
                 return
             # Validated against its contract before any decision: poison is parked.
-            claim = ClaimReceived.model_validate(event.data)
+            claim = model.model_validate(event.data)
         except (ValueError, ValidationError) as exc:
             await park(record, exc)
             return

@@ -27,9 +27,12 @@ async def test_submitted_claim_is_processed_with_amounts_per_line(platform, runn
     assert [line["line_number"] for line in claim["lines"]] == [1, 2]
     for line in claim["lines"]:
         assert Decimal(line["allowed_amount"]) > 0
-        assert line["paid_amount"] == line["allowed_amount"]  # first slice: paid = allowed
+        share = Decimal(line["deductible"]) + Decimal(line["copay"]) + Decimal(line["coinsurance"])
+        assert Decimal(line["patient_responsibility"]) == share
+        assert Decimal(line["paid_amount"]) == Decimal(line["allowed_amount"]) - share
         adjustments = sum(Decimal(a["amount"]) for a in line["adjustments"])
-        assert Decimal(line["charge_amount"]) == Decimal(line["paid_amount"]) + Decimal(line["patient_responsibility"]) + adjustments
+        assert Decimal(line["charge_amount"]) == Decimal(line["paid_amount"]) + adjustments
+        assert line["explanation"], "every adjudicated line says how it was priced"
     assert claim["totals"]["charge"] == "195.00"
     assert [entry["status"] for entry in claim["timeline"]] == ["received", "processed"]
 

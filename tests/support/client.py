@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import httpx
 
+from refdata.plans import load_catalogue
 from tests.support.waiting import eventually
 
 _npi_counter = itertools.count(random.randrange(10_000_000, 90_000_000))
@@ -75,7 +76,8 @@ class Platform:
             self._operator = await self.as_client(self.admin_id, self.admin_secret)
         return self._operator
 
-    async def new_organization(self, npis: int = 2) -> Organization:
+    async def new_organization(self, npis: int = 2, in_network_for: list[str] | None = None) -> Organization:
+        """A registered organisation, in network for every plan unless `in_network_for` says otherwise."""
         operator = await self.operator()
         numbers = [luhn_npi() for _ in range(npis)]
         tin = fresh_tin()
@@ -87,6 +89,11 @@ class Platform:
         assert response.status_code == 201, response.text
         body = response.json()
         client = await self.as_client(body["client_id"], body["client_secret"])
+        plans = sorted(load_catalogue().plans) if in_network_for is None else in_network_for
+        if plans:
+            contract = await operator.post("/v1/admin/network-contracts",
+                                           json={"organization_id": body["organization_id"], "plan_ids": plans})
+            assert contract.status_code == 200, contract.text
         return Organization(body["organization_id"], body["client_id"], body["client_secret"], numbers, tin, client)
 
     async def new_member(self, plan_id: str = "silver-hmo-2026", dob: str = "1980-02-03",

@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from contracts.identifiers import normalize_member_id
+
 CARC_BEFORE_COVERAGE = "26"
 """Expenses incurred prior to coverage."""
 CARC_AFTER_COVERAGE = "27"
@@ -42,6 +44,20 @@ class MemberCoverage:
     periods: tuple[CoveragePeriod, ...]
     version: int
     """Position of the last membership event folded in (the member stream's version)."""
+    family_id: str | None = None
+    """The family policy whose deductible and out-of-pocket maximum the member also counts
+    towards (the subscriber's member id); None on an individual policy."""
+
+    @property
+    def policy_id(self) -> str:
+        """Whose ledger the member's decisions go to: the family's, or the member's own."""
+        return self.family_id or self.member_id
+
+    def plan_on(self, day: date) -> str | None:
+        for period in self.periods:
+            if period.covers(day):
+                return period.plan_id
+        return None
 
 
 def coverage_denial(member: MemberCoverage | None, *, date_of_birth: date, date_of_service: date) -> str | None:
@@ -80,6 +96,7 @@ def fold_membership_event(
             date_of_birth=_day(payload["date_of_birth"]),
             periods=(_period(payload["plan_id"], payload["coverage_start"], payload.get("coverage_end")),),
             version=version,
+            family_id=_family_id(member_id, payload),
         )
     periods = list(member.periods)
     if event_type == "member.reenrolled":
@@ -96,6 +113,13 @@ def fold_membership_event(
         periods.append(_period(payload["plan_id"], payload["effective_date"], payload.get("coverage_end")))
     # Other types (none today) move the version and leave coverage as it was.
     return replace(member, periods=tuple(periods), version=version)
+
+
+def _family_id(member_id: str, payload: Mapping[str, Any]) -> str | None:
+    subscriber = payload.get("subscriber_member_id")
+    if subscriber:
+        return normalize_member_id(subscriber)
+    return member_id if payload.get("coverage_tier") == "family" else None
 
 
 def _day(value: date | str) -> date:

@@ -1,131 +1,67 @@
-"""Line pricing: the allowed amount from the fee schedule, lesser of charge.
+"""Pricing: the amount the fee schedule allows for a line, with its modifiers (docs/adjudication-rules.md §7).
 
-A line is priced only when the member is identified and covered on its date of
-service (coverage.py); otherwise it is denied whole. Then, first slice: what is
-allowed is paid. Benefits (deductible, copay, coinsurance,
-out-of-pocket maximum) and authorization checks come later and will move part of
-the allowed amount to PR adjustments; the invariant below already holds for that.
-
-Per line: charge = paid + patient responsibility + CO/OA adjustments.
+Every multiplication is rounded half up to the cent, in the order the rules give,
+so that a provider can redo the arithmetic from the explanation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from contracts.money import to_cents
 
-from .decision import (
-    CARC_EXCEEDS_FEE_SCHEDULE,
-    CARC_NOT_COVERED,
-    Adjustment,
-    Decision,
-    LineDecision,
-    Totals,
-    adjudication_id_for,
-)
-from .coverage import MemberCoverage, coverage_denial
-from .denial import denied_line
-from .fee_schedule import FeeSchedule
-from contracts.money import Money, to_cents
+from .fee_schedule import Rate
 
-ZERO = Decimal("0.00")
+HUNDRED = Decimal(100)
+BILATERAL_PERCENT = Decimal(150)
+MULTIPLE_PROCEDURE_PERCENT = Decimal(50)
 
 
-class _Received(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+@dataclass(frozen=True)
+class Scheduled:
+    amount: Decimal
+    """The line's scheduled amount (per unit × units, modifiers applied) before the multiple-procedure rule."""
+    explanation: tuple[str, ...]
 
 
-class LineToPrice(_Received):
-    line_number: int
-    procedure_code: str
-    units: int
-    charge_amount: Money
-    date_of_service: date
+def percent_of(amount: Decimal, percent: Decimal) -> Decimal:
+    return to_cents(amount * percent / HUNDRED)
 
 
-class ClaimToPrice(_Received):
-    """What pricing reads from a claim.received payload (which carries more)."""
+def scheduled_amount(
+    rate: Rate, *, modifiers: Sequence[str], units: int, out_of_network_percent: Decimal | None, schedule_version: str
+) -> Scheduled:
+    """Fee × component share × out-of-network percent × bilateral, then × units."""
+    amount = rate.amount
+    notes = [f"Fee schedule {schedule_version}: {rate.code} allows {amount} per unit"]
+    if rate.splits_components and ("26" in modifiers or "TC" in modifiers):
+        share = rate.professional_percent if "26" in modifiers else HUNDRED - rate.professional_percent
+        amount = percent_of(amount, share)
+        part = "professional component (26)" if "26" in modifiers else "technical component (TC)"
+        notes.append(f"{part}: {share.normalize():f}% of the global amount = {amount}")
+    if out_of_network_percent is not None:
+        amount = percent_of(amount, out_of_network_percent)
+        notes.append(f"out-of-network rate: {out_of_network_percent.normalize():f}% = {amount}")
+    if "50" in modifiers and rate.bilat_surg == "1":
+        amount = percent_of(amount, BILATERAL_PERCENT)
+        notes.append(f"bilateral procedure (50): 150% = {amount}")
+    total = to_cents(amount * units)
+    if units != 1:
+        notes.append(f"{units} units: {amount} x {units} = {total}")
+    return Scheduled(total, tuple(notes))
 
-    claim_id: str
-    patient_date_of_birth: date
-    lines: list[LineToPrice]
+
+def by_report(charge: Decimal, percent: Decimal) -> Scheduled:
+    amount = percent_of(charge, percent)
+    return Scheduled(amount, (f"unlisted procedure priced by report: {percent.normalize():f}% of the charge = {amount}",))
 
 
-def price_claim(
-    claim_received_payload: Mapping[str, Any],
-    fee_schedule: FeeSchedule,
-    *,
-    member: MemberCoverage | None,
-    adjudicated_at: datetime,
-    claim_version: int = 1,
-    in_network: bool = True,
-) -> Decision:
-    """Decide every line of a received claim: denied for want of coverage, or priced.
+def multiple_procedure_ranks(candidates: Sequence[tuple[int, Decimal]]) -> dict[int, int]:
+    """line number -> rank (1 = paid in full) among same-day lines subject to the reduction.
 
-    member is adjudication's copy of the claim's member, None when unknown to it
-    (every line is then denied CO-31: an unidentified member is never paid).
-
-    claim_version is the stream version of the event being adjudicated (1 for
-    claim.received); with claim_id it makes the adjudication id, so a replay
-    decides under the same id. adjudicated_at is passed in to keep this pure.
+    Highest scheduled amount first; ties go to the lower line number.
     """
-    if adjudicated_at.tzinfo is None:
-        raise ValueError("adjudicated_at must be timezone-aware")
-    claim = ClaimToPrice.model_validate(claim_received_payload)
-    lines = [_decide_line(line, claim, member, fee_schedule, in_network=in_network) for line in claim.lines]
-    return Decision(
-        adjudication_id=adjudication_id_for(claim.claim_id, claim_version),
-        claim_id=claim.claim_id,
-        claim_version=claim_version,
-        outcome="denied" if all(line.denied for line in lines) else "processed",
-        adjudicated_at=adjudicated_at.astimezone(UTC),
-        lines=lines,
-        totals=Totals(
-            charge=sum((line.charge_amount for line in lines), ZERO),
-            allowed=sum((line.allowed_amount for line in lines), ZERO),
-            paid=sum((line.paid_amount for line in lines), ZERO),
-            patient_responsibility=sum((line.patient_responsibility for line in lines), ZERO),
-        ),
-    )
-
-
-def _decide_line(
-    line: LineToPrice, claim: ClaimToPrice, member: MemberCoverage | None, fee_schedule: FeeSchedule, *,
-    in_network: bool,
-) -> LineDecision:
-    carc = coverage_denial(member, date_of_birth=claim.patient_date_of_birth, date_of_service=line.date_of_service)
-    if carc is not None:
-        return denied_line(line.line_number, line.procedure_code, line.charge_amount, carc)
-    return price_line(line, fee_schedule, in_network=in_network)
-
-
-def price_line(line: LineToPrice, fee_schedule: FeeSchedule, *, in_network: bool = True) -> LineDecision:
-    charge = line.charge_amount
-    per_unit = fee_schedule.allowed_per_unit(line.procedure_code, in_network=in_network)
-    if per_unit is None:
-        return denied_line(line.line_number, line.procedure_code, charge, CARC_NOT_COVERED)
-    allowed = min(charge, to_cents(per_unit * line.units))
-    reduction = charge - allowed
-    adjustments = (
-        [Adjustment(group="CO", carc=CARC_EXCEEDS_FEE_SCHEDULE, amount=reduction)] if reduction > 0 else []
-    )
-    return _line(line, allowed=allowed, adjustments=adjustments)
-
-
-def _line(line: LineToPrice, *, allowed: Decimal, adjustments: list[Adjustment]) -> LineDecision:
-    return LineDecision(
-        line_number=line.line_number,
-        procedure_code=line.procedure_code,
-        charge_amount=line.charge_amount,
-        allowed_amount=allowed,
-        deductible=ZERO,
-        copay=ZERO,
-        coinsurance=ZERO,
-        paid_amount=allowed,
-        patient_responsibility=ZERO,
-        adjustments=adjustments,
-    )
+    ordered = sorted(candidates, key=lambda item: (-item[1], item[0]))
+    return {line_number: rank for rank, (line_number, _) in enumerate(ordered, start=1)}

@@ -6,7 +6,11 @@ The two services share only the event's JSON, so the test goes through it.
 import json
 from datetime import UTC, date, datetime
 
-from services.adjudication.domain import CoveragePeriod, MemberCoverage, load_fee_schedule, price_claim
+from dataclasses import replace
+from types import MappingProxyType
+
+from services.adjudication.domain.coverage import CoveragePeriod, MemberCoverage
+from services.adjudication.domain.engine import DecisionInputs, Ledger, Reference, decide
 from services.claims.domain import Claim, ClaimStatus, ClaimSubmission
 
 MEMBER = MemberCoverage("M-0001", date(1980, 5, 1), (CoveragePeriod("silver-hmo-2026", date(2026, 1, 1), None),), 1)
@@ -28,6 +32,12 @@ BODY = {
 }
 
 
+def price_claim(payload, reference=None, *, adjudicated_at, member):
+    inputs = DecisionInputs(member=member, contracted_plan_ids=frozenset({"silver-hmo-2026"}), authorizations=(),
+                            ledger=Ledger.empty(member.member_id))
+    return decide(payload, inputs, reference or Reference.load(), claim_version=1, adjudicated_at=adjudicated_at)
+
+
 def over_the_wire(data):
     return json.loads(json.dumps(data))
 
@@ -40,7 +50,7 @@ def received():
 
 def test_priced_claim_is_processed():
     claim, payload = received()
-    decision = price_claim(payload, load_fee_schedule(), adjudicated_at=ADJUDICATED_AT, member=MEMBER)
+    decision = price_claim(payload, adjudicated_at=ADJUDICATED_AT, member=MEMBER)
     (event,) = claim.apply_decision(over_the_wire(decision.to_data()))
     claim.apply(event)
     assert claim.status is ClaimStatus.PROCESSED
@@ -50,9 +60,9 @@ def test_priced_claim_is_processed():
 
 def test_replayed_claim_received_yields_a_decision_the_claim_ignores():
     claim, payload = received()
-    first = price_claim(payload, load_fee_schedule(), adjudicated_at=ADJUDICATED_AT, member=MEMBER)
+    first = price_claim(payload, adjudicated_at=ADJUDICATED_AT, member=MEMBER)
     claim.apply(claim.apply_decision(first)[0])
-    replay = price_claim(payload, load_fee_schedule(), adjudicated_at=datetime(2026, 3, 11, tzinfo=UTC),
+    replay = price_claim(payload, adjudicated_at=datetime(2026, 3, 11, tzinfo=UTC),
                           member=MEMBER)
     assert claim.apply_decision(replay) == []
     assert claim.version == 2
@@ -62,11 +72,11 @@ def test_claim_with_only_uncovered_services_is_denied():
     body = {**BODY, "lines": [{**BODY["lines"][0], "procedure_code": "99215"}]}
     claim = Claim.from_events(Claim.receive("C-2", ClaimSubmission.model_validate(body), organization_id="ORG-1",
                                             received_at=RECEIVED_AT))
-    schedule = load_fee_schedule()
-    schedule = type(schedule)(schedule.version, schedule.effective_from, schedule.effective_to,
-                              {k: v for k, v in schedule.in_network.items() if k != "99215"},
-                              schedule.out_of_network_percent)
-    decision = price_claim(over_the_wire(claim.received.to_data()), schedule, adjudicated_at=ADJUDICATED_AT, member=MEMBER)
+    reference = Reference.load()
+    schedule = reference.fee_schedule
+    schedule = replace(schedule, rates=MappingProxyType({k: v for k, v in schedule.rates.items() if k != "99215"}))
+    decision = price_claim(over_the_wire(claim.received.to_data()), replace(reference, fee_schedule=schedule),
+                           adjudicated_at=ADJUDICATED_AT, member=MEMBER)
     claim.apply(claim.apply_decision(decision)[0])
     assert claim.status is ClaimStatus.DENIED
     assert claim.timeline[-1].reason_codes == ("CO-204",)
