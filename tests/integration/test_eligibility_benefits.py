@@ -98,7 +98,7 @@ async def test_prior_authorization_flags_and_network_status_follow_the_plan(plat
         assert line["prior_authorization_required"] is (code == needs_auth), line
 
     out_covered = set(expected["out_of_network"]["covered_categories"])
-    assert expected["network_type"] in ("HMO", "EPO")
+    assert expected["network_type"] in ("HMO", "EPO", "PPO")
     for code in codes:
         line = service(outside, code)
         category = PROCEDURE_CATEGORIES[code]
