@@ -83,6 +83,8 @@ class CostSharing(_Frozen):
 
 class OutOfNetwork(_Frozen):
     covered_categories: SortedStrings
+    coinsurance_percent: Annotated[int, Field(ge=0, le=100)] | None = None
+    """Coinsurance for out-of-network lines where the plan covers them; None: the in-network one."""
     # Emergency care out of network is charged at in-network cost sharing (ACA,
     # No Surprises Act); the field makes that explicit in the published catalogue.
     cost_sharing: Literal["in_network"] = "in_network"
@@ -102,7 +104,7 @@ class Plan(_Frozen):
     id: Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
     name: str
     metal_level: Literal["bronze", "silver", "gold", "platinum"]
-    network_type: Literal["HMO", "EPO"]
+    network_type: Literal["HMO", "EPO", "PPO"]
     plan_year: int
     """The year of the benefit design, whose legal limits (ACA, HDHP) it is checked against.
 
