@@ -234,15 +234,15 @@ async def _set_contract(network: NetworkContracts, catalogue: Catalogue, organiz
     if unknown:
         raise Problem(422, "Unknown plans.", code="validation",
                       errors=[{"loc": f"plan_ids[{i}]", "code": "unknown_plan", "message": "no plan with this id"} for i in unknown])
-    doc = await network.set_plans(organization_id, plan_ids)
-    return {"organization_id": doc["_id"], "plan_ids": doc["plan_ids"]}
+    contract = await network.set_plans(organization_id, plan_ids)
+    return {"organization_id": contract.organization_id, "plan_ids": list(contract.plan_ids)}
 
 
 @router.get("/v1/admin/network-contracts/{organization_id}", tags=["network"], response_model=NetworkContractOut,
             responses=problems(401, 403, 422))
 async def get_network_contract(organization_id: OrganizationIdPath, network: NetworkDep, operator: Operator) -> dict:
-    doc = await network.get(organization_id)
-    return {"organization_id": organization_id, "plan_ids": doc["plan_ids"] if doc else []}
+    contract = await network.get(organization_id)
+    return {"organization_id": organization_id, "plan_ids": list(contract.plan_ids) if contract else []}
 
 
 # ---------------------------------------------------------------- checks

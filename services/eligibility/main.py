@@ -34,9 +34,9 @@ def build_app(settings: EligibilitySettings | None = None) -> tuple[FastAPI, Ser
     audit_store = AuditStore(runtime.db, settings.service_name, linger=settings.insert_linger_seconds)
     members = Members(runtime.store, catalogue, member_cache, audit_store=audit_store)
     accumulators = AccumulatorCopy(runtime.db, accumulator_cache, family_cache)
-    feed = LiveFeed(settings, {**members.feed_handlers(), **accumulators.feed_handlers()},
+    network = NetworkContracts(runtime.store, runtime.db)
+    feed = LiveFeed(settings, {**members.feed_handlers(), **accumulators.feed_handlers(), **network.feed_handlers()},
                     stale_after=settings.feed_stale_after_seconds)
-    network = NetworkContracts(runtime.db)
     checks = Checks(runtime.db, audit_store, members, accumulators, network, catalogue,
                     timedelta(seconds=settings.check_ttl_seconds), insert_linger=settings.insert_linger_seconds)
     app.state.catalogue = catalogue
@@ -45,6 +45,7 @@ def build_app(settings: EligibilitySettings | None = None) -> tuple[FastAPI, Ser
     app.state.checks = checks
     app.state.feed = feed
     runtime.consumer("eligibility-accumulators", accumulators.subscriptions())
+    runtime.on_start.append(network.adopt_unversioned)
     if settings.read_copies:
         runtime.background.append(feed.run)
     runtime.background.append(lambda: checks.sweep_forever(settings.sweep_interval_seconds))
