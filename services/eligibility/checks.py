@@ -116,8 +116,10 @@ class Checks:
             self.accumulators.for_member_year(request.member_id, year),
             self._contracted(principal),
         )
-        # The family is known only from the member: one more round trip, for family policies only.
-        family_id = member.family_id if member is not None else None
+        # The family is known only from the member: one more round trip, for family policies
+        # only, and only for a caller who proved the birth date (nothing more to learn otherwise).
+        proved = member is not None and member.date_of_birth == request.date_of_birth
+        family_id = member.family_id if proved else None
         family = await self.accumulators.for_family_year(family_id, year) if family_id else []
         return member, accumulators, contracted, family
 
