@@ -83,6 +83,8 @@ class CostSharing(_Frozen):
 
 class OutOfNetwork(_Frozen):
     covered_categories: SortedStrings
+    coinsurance_percent: Annotated[int, Field(ge=0, le=100)] | None = None
+    """Coinsurance for out-of-network lines where the plan covers them; None: the in-network one."""
     # Emergency care out of network is charged at in-network cost sharing (ACA,
     # No Surprises Act); the field makes that explicit in the published catalogue.
     cost_sharing: Literal["in_network"] = "in_network"
