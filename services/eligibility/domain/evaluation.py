@@ -126,6 +126,10 @@ def _service(code: str, plan: Plan, catalogue: Catalogue, in_network: bool | Non
     category = catalogue.category_of(code)
     if category is None:
         return _not_covered(code, catalogue, in_network, _unknown(code))
+    if code in plan.excluded_procedure_codes:
+        # The same exclusion adjudication denies CO-204: a front desk learns it before the visit.
+        note = ServiceNote(code="excluded_service", message=f"{plan.name} excludes this service from its benefits")
+        return _not_covered(code, catalogue, in_network, note)
     out_of_network = in_network is False
     if out_of_network and not plan.covers_out_of_network(category):
         note = ServiceNote(

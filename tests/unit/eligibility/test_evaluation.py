@@ -381,3 +381,12 @@ def test_result_serializes_to_the_public_shape():
             "reason": None,
         }
     ]
+
+
+def test_a_service_the_plan_excludes_is_answered_not_covered_with_the_reason():
+    member = enrolled("silver-hmo-2026", date(2026, 1, 1))
+    result = evaluate(check(DOS, "15823", PCP), member, [], CATALOGUE, {"silver-hmo-2026"})
+    excluded, visit = result.services
+    assert (excluded.covered, excluded.reason.code, excluded.prior_authorization_required) == (
+        False, "excluded_service", False)
+    assert visit.covered is True
