@@ -88,6 +88,10 @@ class OutOfNetwork(_Frozen):
     # Emergency care out of network is charged at in-network cost sharing (ACA,
     # No Surprises Act); the field makes that explicit in the published catalogue.
     cost_sharing: Literal["in_network"] = "in_network"
+    coinsurance_percent: Annotated[int, Field(ge=0, le=100)] | None = None
+    """The coinsurance of out-of-network lines on a plan that covers them (PPO), in
+    place of the plan's in-network coinsurance_percent; None on HMO and EPO plans,
+    which pay out of network only for emergencies, at in-network cost sharing."""
 
 
 # 2026 limits: ACA maximum out-of-pocket (HHS NBPP 2026) and IRS HDHP limits
@@ -117,11 +121,11 @@ class Plan(_Frozen):
     coinsurance_percent: Annotated[int, Field(ge=0, le=100)]
     cost_sharing: FrozenMap[str, CostSharing]
     prior_authorization_codes: SortedStrings
-    out_of_network: OutOfNetwork
-    timely_filing_days: Annotated[int, Field(gt=0)] = 180
-    """A claim line received more than this many days after its date of service is denied CO-29."""
     excluded_procedure_codes: SortedStrings = frozenset()
-    """Services the plan does not cover at all (e.g. cosmetic procedures): CO-204."""
+    """Services the plan never covers (cosmetic procedures): denied CO-204."""
+    out_of_network: OutOfNetwork
+    timely_filing_days: Annotated[int, Field(gt=0)]
+    """A line received more than this many days after its date of service is denied CO-29."""
 
     @property
     def copays(self) -> dict[str, Decimal | None]:
@@ -132,6 +136,9 @@ class Plan(_Frozen):
 
     def requires_prior_authorization(self, code: str) -> bool:
         return normalize_code(code) in self.prior_authorization_codes
+
+    def excludes(self, code: str) -> bool:
+        return normalize_code(code) in self.excluded_procedure_codes
 
     @model_validator(mode="after")
     def _within_legal_limits(self) -> Plan:
@@ -149,9 +156,24 @@ class Plan(_Frozen):
             raise ValueError("in-network preventive care must be free of cost sharing (ACA)")
         if "emergency_room" not in self.out_of_network.covered_categories:
             raise ValueError("emergency care must be covered out of network")
+        self._check_network()
         if self.hsa_eligible:
             self._check_hdhp()
         return self
+
+    def _check_network(self) -> None:
+        out = self.out_of_network
+        if self.network_type == "PPO":
+            if out.coinsurance_percent is None:
+                raise ValueError("a PPO must state its out-of-network coinsurance")
+            if out.coinsurance_percent < self.coinsurance_percent:
+                raise ValueError("out-of-network coinsurance below the in-network coinsurance")
+        else:
+            # HMO and EPO plans pay out of network for emergencies only, at in-network cost sharing.
+            if out.covered_categories != {"emergency_room"}:
+                raise ValueError(f"an {self.network_type} covers only emergency care out of network")
+            if out.coinsurance_percent is not None:
+                raise ValueError(f"an {self.network_type} has no out-of-network coinsurance")
 
     def _check_hdhp(self) -> None:
         minimum, maximum = HDHP_MIN_DEDUCTIBLE[self.plan_year], HDHP_MAX_OOP[self.plan_year]
@@ -218,6 +240,15 @@ class Catalogue(_Frozen):
                 # Requiring authorization for emergency or preventive care is unlawful.
                 if category in {"emergency_room", "preventive"}:
                     raise ValueError(f"{plan.id}: prior authorization on {category} code {code}")
+            for code in plan.excluded_procedure_codes:
+                category = self.procedure_categories.get(code)
+                if category is None:
+                    raise ValueError(f"{plan.id}: exclusion of unknown code {code}")
+                # Preventive care (ACA) and emergency care may not be excluded.
+                if category in {"emergency_room", "preventive"}:
+                    raise ValueError(f"{plan.id}: exclusion of {category} code {code}")
+            if plan.excluded_procedure_codes & plan.prior_authorization_codes:
+                raise ValueError(f"{plan.id}: a code both excluded and subject to prior authorization")
         return self
 
 

@@ -1,4 +1,4 @@
-"""Claims HTTP routes: submit, validate, status, search.
+"""Claims HTTP routes: submit, validate, status, search, info requests and their answers.
 
 Dependencies are typed aliases (IntakeDep, QueriesDep, AuditDep) resolved from the
 app's state by the get_* functions, so tests can swap them with
@@ -15,13 +15,14 @@ from contracts.events.claims import ClaimStatus
 from contracts.identifiers import normalize_member_id
 from infra.audit import record_access, record_accesses
 from infra.eventstore import EventStore
-from infra.http.auth import Principal, Provider, require_role
+from infra.http.auth import Operator, Principal, Provider, require_role
 from infra.http.problems import Problem, problem_responses
 from infra.idempotency import IdempotencyKey, mark_replayed
 from services.claims.domain import ClaimSubmission
+from services.claims.info_requests import InfoRequestBody, InfoRequests, InfoResponseBody
 from services.claims.intake import Intake, edits_failed
 from services.claims.queries import ClaimQueries, SearchFilters
-from services.claims.responses import ClaimReceipt, ClaimSearchPage, ClaimView, ValidationResult
+from services.claims.responses import ClaimReceipt, ClaimSearchPage, ClaimView, InfoRequestReceipt, ValidationResult
 from services.claims.status_view import public
 
 router = APIRouter(tags=["claims"])
@@ -42,7 +43,12 @@ async def get_audit_store(request: Request) -> EventStore:
     return request.app.state.runtime.store
 
 
+async def get_info_requests(request: Request) -> InfoRequests:
+    return request.app.state.info_requests
+
+
 IntakeDep = Annotated[Intake, Depends(get_intake)]
+InfoRequestsDep = Annotated[InfoRequests, Depends(get_info_requests)]
 QueriesDep = Annotated[ClaimQueries, Depends(get_queries)]
 AuditDep = Annotated[EventStore, Depends(get_audit_store)]
 Reader = Annotated[Principal, require_role("provider", "operator", "reviewer")]
@@ -142,3 +148,69 @@ async def search_claims(
           for member, ids in shown.items()),
     ])
     return {"items": [public(view) for view in page.views], "next_cursor": page.next_cursor}
+
+
+_INFO_404 = "No such claim or info request (or not your organisation's: the same answer)."
+
+
+@router.post(
+    "/v1/claims/{claim_id}/info-requests", status_code=status.HTTP_201_CREATED, response_model=InfoRequestReceipt,
+    responses=problem_responses({
+        **_AUTH, 404: "No such claim.",
+        409: "The claim is paid, denied, closed or already waiting on a request (invalid_claim_status); the "
+        "Idempotency-Key was used with another body (idempotency_conflict); or the claim changed concurrently "
+        "too often (concurrent_update).",
+        422: "The body is malformed, or names lines the claim does not have (unknown_line).",
+    }),
+)
+async def request_info(
+    claim_id: str, body: InfoRequestBody, response: Response, principal: Operator,
+    info_requests: InfoRequestsDep, audit: AuditDep, idempotency_key: IdempotencyKey = None,
+) -> dict:
+    """An operator asks the provider for documentation (CARC 16 with the RARC): the claim
+    moves to info_requested until the provider answers."""
+    claim = await info_requests.load(claim_id)
+    assert claim.received is not None
+    result = await info_requests.request(claim, body, principal, idempotency_key)
+    await record_access(
+        audit, principal, source=SOURCE, action="claim.info_request",
+        resource=f"claims/{claim_id}/info-requests/{result.body['info_request_id']}",
+        member_id=claim.received.member_id, outcome="replayed" if result.replayed else "requested",
+        organization_id=claim.received.organization_id,
+    )
+    if result.replayed:
+        mark_replayed(response)
+    return result.body
+
+
+@router.post(
+    "/v1/claims/{claim_id}/info-requests/{info_request_id}/responses", status_code=status.HTTP_201_CREATED,
+    response_model=InfoRequestReceipt,
+    responses=problem_responses({
+        **_AUTH, 404: _INFO_404,
+        409: "The request is expired or the claim no longer waits on it (info_request_closed); it was already "
+        "answered otherwise (info_request_answered, or idempotency_conflict with an Idempotency-Key); or the "
+        "claim changed concurrently too often (concurrent_update).",
+    }),
+)
+async def answer_info_request(
+    claim_id: str, info_request_id: str, body: InfoResponseBody, response: Response, principal: Provider,
+    info_requests: InfoRequestsDep, audit: AuditDep, idempotency_key: IdempotencyKey = None,
+) -> dict:
+    """The provider answers an info request (a message and/or attachment ids, which are not
+    yet checked to exist): the claim goes back to adjudication. The same answer again
+    returns the first one (Idempotent-Replayed: true)."""
+    claim = await info_requests.load(claim_id)
+    assert claim.received is not None
+    allowed = principal.can_see(claim.received.organization_id)
+    await record_access(
+        audit, principal, source=SOURCE, action="claim.info_request.answer",
+        resource=f"claims/{claim_id}/info-requests/{info_request_id[:64]}", member_id=claim.received.member_id,
+        outcome="answering" if allowed else "denied", organization_id=claim.received.organization_id,
+    )
+    if not allowed:
+        raise Problem(404, "No such claim.", code="not_found")  # as for a missing id
+    result = await info_requests.answer(claim, info_request_id, body, principal, idempotency_key)
+    if result.replayed:
+        mark_replayed(response)
+    return result.body

@@ -1,4 +1,9 @@
-"""Applies adjudication's decisions to claims: the claim's status is our fact."""
+"""Applies adjudication's decisions to claims: the claim's status is our fact.
+
+processed, denied or info_requested (a pend: claim.info_requested, due in
+`info_request_due_days`); a claim takes a decision while received, again after an info
+request's answer; a redelivered, stale or late decision is ignored (Claim.apply_decision).
+"""
 
 import logging
 
@@ -7,6 +12,7 @@ from contracts.events.adjudication import CLAIM_ADJUDICATED, AdjudicationDecisio
 from infra.aggregates import ConcurrentUpdate
 from infra.consumer import TransientError
 from services.claims.domain import Claim, ClaimEvent, InvalidTransition
+from services.claims.domain.claim import DEFAULT_INFO_REQUEST_DUE_DAYS
 from services.claims.repository import ClaimRepository
 
 log = logging.getLogger(__name__)
@@ -23,8 +29,9 @@ class DecisionForUnknownClaim(ValueError):
 
 
 class DecisionApplier:
-    def __init__(self, claims: ClaimRepository) -> None:
+    def __init__(self, claims: ClaimRepository, info_request_due_days: int = DEFAULT_INFO_REQUEST_DUE_DAYS) -> None:
         self.claims = claims
+        self.info_request_due_days = info_request_due_days
 
     def subscriptions(self) -> dict:
         return {CLAIM_ADJUDICATED: self.on_decision}
@@ -33,7 +40,7 @@ class DecisionApplier:
         def decide(claim: Claim | None) -> list[ClaimEvent]:
             if claim is None:
                 raise DecisionForUnknownClaim("decision for a claim not stored here")
-            return claim.apply_decision(decision)
+            return claim.apply_decision(decision, info_request_due_days=self.info_request_due_days)
 
         try:
             await self.claims.execute(
@@ -45,7 +52,10 @@ class DecisionApplier:
                         extra={"event_id": event.id, "event_type": event.type})
             raise
         except InvalidTransition:
-            # The claim moved on (voided, replaced) before the decision arrived.
-            log.warning("decision ignored: the claim is no longer awaiting one")
+            # The claim moved on (voided, replaced, already decided, waiting on an info
+            # request) before the decision arrived, or the decision was made on a version
+            # before an info request's answer (stale): the claim awaits another one.
+            log.warning("decision ignored: the claim is no longer awaiting one",
+                        extra={"event_id": event.id, "event_type": event.type})
         except ConcurrentUpdate as exc:
             raise TransientError("claim changed concurrently") from exc

@@ -12,6 +12,7 @@ from infra.idempotency import IdempotencyKey, IdempotentRequest, fingerprint, ma
 from refdata.codes import is_valid_npi
 from refdata.plans import Catalogue, Plan
 from services.eligibility.api_models import (
+    FAMILY_FIELDS,
     ORGANIZATION_ID_PATTERN,
     CheckAnswer,
     CheckIn,
@@ -81,6 +82,9 @@ def member_view(member: Member) -> dict:
             for s in member.segments
         ],
         "version": member.version,
+        "coverage_tier": member.coverage_tier,
+        "subscriber_member_id": member.subscriber_member_id,
+        "family_id": member.family_id,
     }
 
 
@@ -142,13 +146,16 @@ async def enroll_member(
                       errors=[{"loc": "plan_id", "code": "unknown_plan", "message": "no plan with this id; see GET /v1/plans"}])
     # Member ids keep the shape printed on ID cards (M + 10 digits), derived from the key;
     # the fingerprint, the replay and the conflict are the platform's (infra/idempotency.py).
+    unset = {name for name in FAMILY_FIELDS if getattr(body, name) is None}
     request = IdempotentRequest(idempotency_key, new_member_id(operator.client_id, idempotency_key),
-                                fingerprint(body.model_dump(mode="json")))
+                                fingerprint(body.model_dump(mode="json", exclude=unset)))
     demographics = Demographics(
         first_name=body.first_name, last_name=body.last_name, date_of_birth=body.date_of_birth, gender=body.gender
     )
     member, created = await members.enroll(
         request.resource_id, demographics, body.plan_id, body.coverage_start, body.coverage_end, meta=request.meta,
+        coverage_tier=body.coverage_tier,
+        subscriber_member_id=normalize_member_id(body.subscriber_member_id) if body.subscriber_member_id else None,
     )
     if not created:
         if idempotency_key is None:
@@ -227,15 +234,15 @@ async def _set_contract(network: NetworkContracts, catalogue: Catalogue, organiz
     if unknown:
         raise Problem(422, "Unknown plans.", code="validation",
                       errors=[{"loc": f"plan_ids[{i}]", "code": "unknown_plan", "message": "no plan with this id"} for i in unknown])
-    doc = await network.set_plans(organization_id, plan_ids)
-    return {"organization_id": doc["_id"], "plan_ids": doc["plan_ids"]}
+    contract = await network.set_plans(organization_id, plan_ids)
+    return {"organization_id": contract.organization_id, "plan_ids": list(contract.plan_ids)}
 
 
 @router.get("/v1/admin/network-contracts/{organization_id}", tags=["network"], response_model=NetworkContractOut,
             responses=problems(401, 403, 422))
 async def get_network_contract(organization_id: OrganizationIdPath, network: NetworkDep, operator: Operator) -> dict:
-    doc = await network.get(organization_id)
-    return {"organization_id": organization_id, "plan_ids": doc["plan_ids"] if doc else []}
+    contract = await network.get(organization_id)
+    return {"organization_id": organization_id, "plan_ids": list(contract.plan_ids) if contract else []}
 
 
 # ---------------------------------------------------------------- checks

@@ -62,6 +62,15 @@ class MemberIn(_Request):
     plan_id: PlanId
     coverage_start: ApiDate
     coverage_end: ApiDate | None = None
+    coverage_tier: Literal["individual", "family"] | None = Field(
+        default=None, description="individual unless given; a dependent (with subscriber_member_id) is always family")
+    subscriber_member_id: MemberIdText | None = Field(
+        default=None, description="a dependent's policy holder: an enrolled member on a family policy")
+
+
+FAMILY_FIELDS = ("coverage_tier", "subscriber_member_id")
+"""Added after the first release: left out of the idempotency fingerprint while unset,
+so a request retried across the upgrade still matches its first attempt."""
 
 
 class TerminationIn(_Request):
@@ -108,10 +117,19 @@ class CoverageOut(_Response):
     end: date | None
 
 
-class AccumulationOut(_Response):
+class FamilyAccumulationOut(_Response):
     amount: Money
     met: Money
     remaining: Money
+
+
+class AccumulationOut(_Response):
+    amount: Money
+    met: Money
+    remaining: Money = Field(description="on a family policy the lesser of the member's and the family's remaining")
+    family: FamilyAccumulationOut | None = Field(
+        default=None, exclude_if=lambda value: value is None,
+        description="only for a member on a family policy: the family's figures")
 
 
 class BenefitsOut(_Response):
@@ -171,6 +189,9 @@ class MemberOut(_Response):
     coverage_end: date | None
     coverage: list[CoverageSegmentOut]
     version: int
+    coverage_tier: Literal["individual", "family"]
+    subscriber_member_id: str | None
+    family_id: str | None = Field(description="the family policy's id (its subscriber's member id); null: individual")
 
 
 class NetworkContractOut(_Response):

@@ -52,10 +52,10 @@ class Checks:
     async def run(self, request: CheckRequest, principal: Principal, *, lookup: bool = True) -> bytes:
         """The answer as JSON. lookup False: the id cannot be one this service issued, so it is not looked up."""
         if lookup:
-            member, accumulators, contracted = await self._inputs(request, principal)
+            member, accumulators, contracted, family = await self._inputs(request, principal)
         else:
-            member, accumulators, contracted = None, [], None
-        status, answered = self._evaluate(request, member, accumulators, contracted)
+            member, accumulators, contracted, family = None, [], None, []
+        status, answered = self._evaluate(request, member, accumulators, contracted, family)
         now = datetime.now(UTC)
         check_id = new_check_id(now)
         answer = {
@@ -86,7 +86,7 @@ class Checks:
         )
         return body
 
-    def _evaluate(self, request: CheckRequest, member, accumulators, contracted) -> tuple[str, dict]:
+    def _evaluate(self, request: CheckRequest, member, accumulators, contracted, family) -> tuple[str, dict]:
         """evaluate() is pure, so its JSON is memoised on everything it reads: the same
         question about the same state (the front desk asking again, a retry) is answered
         without rebuilding the result's models."""
@@ -94,10 +94,11 @@ class Checks:
             request.member_id, request.date_of_birth, request.date_of_service, request.procedure_codes,
             member.version if member is not None else None, id(member) if member is not None else None,
             tuple((a.plan_year, a.deductible_total, a.out_of_pocket_total) for a in accumulators), contracted,
+            tuple((f.family_id, f.plan_year, f.deductible_total, f.out_of_pocket_total) for f in family),
         )
         hit = self._answers.get(key)
         if hit is None or hit[0] is not member:
-            result = evaluate(request, member, accumulators, self.catalogue, contracted)
+            result = evaluate(request, member, accumulators, self.catalogue, contracted, family)
             hit = (member, result.status, result.model_dump(mode="json"))
             if len(self._answers) >= MEMO_SIZE:
                 self._answers.clear()
@@ -105,15 +106,22 @@ class Checks:
         return hit[1], hit[2]
 
     async def _inputs(self, request: CheckRequest, principal: Principal) -> tuple:
+        """(member, accumulators, contracted plans, family accumulators) for the check."""
         year = benefit_year(request.date_of_service)
         warm = self._from_memory(request.member_id, year, principal)
         if warm is not None:
             return warm  # no database, and no tasks to schedule
-        return await asyncio.gather(
+        member, accumulators, contracted = await asyncio.gather(
             self.members.current(request.member_id),
             self.accumulators.for_member_year(request.member_id, year),
             self._contracted(principal),
         )
+        # The family is known only from the member: one more round trip, for family policies
+        # only, and only for a caller who proved the birth date (nothing more to learn otherwise).
+        proved = member is not None and member.date_of_birth == request.date_of_birth
+        family_id = member.family_id if proved else None
+        family = await self.accumulators.for_family_year(family_id, year) if family_id else []
+        return member, accumulators, contracted, family
 
     def _from_memory(self, member_id: str, year: int, principal: Principal) -> tuple | None:
         member = self.members.cached(member_id)
@@ -122,10 +130,15 @@ class Checks:
         hit, accumulators = self.accumulators.cached(member_id, year)
         if not hit:
             return None
+        family: list = []
+        if member.family_id is not None:
+            hit, family = self.accumulators.cached_family(member.family_id, year)
+            if not hit:
+                return None
         if principal.organization_id is None:
-            return member, accumulators, None
+            return member, accumulators, None, family
         contracted = self.network.cached(principal.organization_id)
-        return None if contracted is None else (member, accumulators, contracted)
+        return None if contracted is None else (member, accumulators, contracted, family)
 
     async def _contracted(self, principal: Principal) -> frozenset[str] | None:
         # Payer staff asking on nobody's behalf get no network answer (null), not "out".

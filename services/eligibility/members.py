@@ -13,6 +13,7 @@ from datetime import date
 
 from contracts import topics
 from contracts.events.membership import EVENT_TYPES as MEMBER_EVENT_TYPES
+from contracts.identifiers import is_member_id
 from infra.audit import record_access
 from infra.aggregates import AggregateRepository, Envelope, Recorded
 from infra.eventstore import ConcurrencyError, EventStore
@@ -126,13 +127,23 @@ class Members:
 
     async def enroll(
         self, member_id: str, demographics: Demographics, plan_id: str, start: date, end: date | None,
-        meta: dict | None = None,
+        meta: dict | None = None, *, coverage_tier: str | None = None, subscriber_member_id: str | None = None,
     ) -> tuple[Member, bool]:
-        """Returns the member and whether this call created it."""
+        """Returns the member and whether this call created it.
+
+        subscriber_member_id is normalised; an id of a shape never issued is looked up
+        as nobody (and refused as an unknown subscriber).
+        """
         existing = await self.load(member_id)
         if existing is not None:
             return existing, False
-        events = _decide(lambda: enroll(member_id, demographics, plan_id, start, end, self.catalogue))
+        subscriber = None
+        if subscriber_member_id is not None and is_member_id(subscriber_member_id):
+            subscriber = await self.load(subscriber_member_id)
+        events = _decide(lambda: enroll(
+            member_id, demographics, plan_id, start, end, self.catalogue,
+            coverage_tier=coverage_tier, subscriber_member_id=subscriber_member_id, subscriber=subscriber,
+        ))
         try:
             member = await self.streams.append(member_id, 0, _changes(events), meta=meta)
         except ConcurrencyError:
@@ -168,7 +179,8 @@ def _decide(decision):
     try:
         return decision()
     except DomainError as exc:
+        found = getattr(exc, "errors", (exc,))
         raise Problem(
-            422, str(exc.message), code="validation",
-            errors=[{"loc": exc.loc or "", "code": exc.code, "message": exc.message}],
+            422, str(exc.message) if len(found) == 1 else f"The request has {len(found)} problem(s).",
+            code="validation", errors=[{"loc": e.loc or "", "code": e.code, "message": e.message} for e in found],
         ) from exc

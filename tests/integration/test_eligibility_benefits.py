@@ -97,8 +97,9 @@ async def test_prior_authorization_flags_and_network_status_follow_the_plan(plat
         assert line["covered"] is True, line
         assert line["prior_authorization_required"] is (code == needs_auth), line
 
-    out_covered = set(expected["out_of_network"]["covered_categories"])
-    assert expected["network_type"] in ("HMO", "EPO")
+    out_of_network = expected["out_of_network"]
+    out_covered = set(out_of_network["covered_categories"])
+    assert expected["network_type"] in ("HMO", "EPO", "PPO")
     for code in codes:
         line = service(outside, code)
         category = PROCEDURE_CATEGORIES[code]
@@ -107,6 +108,12 @@ async def test_prior_authorization_flags_and_network_status_follow_the_plan(plat
         if not line["covered"]:
             assert line["reason"]["code"] == "out_of_network", line
             assert line["copay"] is None and line["coinsurance_percent"] is None, line
+        elif expected["network_type"] == "PPO" and category != "emergency_room":
+            # Out of network where a PPO covers it: its out-of-network coinsurance (none with a copay).
+            sharing = expected["cost_sharing"][category]
+            oon = out_of_network.get("coinsurance_percent")
+            coinsurance = expected["coinsurance_percent"] if oon is None else oon
+            assert line["coinsurance_percent"] == (0 if sharing["copay"] is not None else coinsurance), line
 
     # Emergency care out of network is covered at in-network cost sharing.
     er_in, er_out = service(inside, emergency), service(outside, emergency)

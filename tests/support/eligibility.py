@@ -59,9 +59,10 @@ def service(answer: dict, code: str) -> dict:
 
 
 def accumulators_event(member_id: str, plan_id: str, plan_year: int, deductible: str, out_of_pocket: str,
-                       *, adjudication_id: str | None = None, claim_id: str | None = None) -> dict:
-    """An accumulators.applied CloudEvent in the published contract format."""
-    return {
+                       *, adjudication_id: str | None = None, claim_id: str | None = None,
+                       family_id: str | None = None) -> dict:
+    """An accumulators.applied CloudEvent in the published contract format (family_id: on a family policy)."""
+    event = {
         "specversion": "1.0",
         "id": str(uuid.uuid4()),
         "source": "/services/adjudication",
@@ -80,6 +81,9 @@ def accumulators_event(member_id: str, plan_id: str, plan_year: int, deductible:
             "adjudication_id": adjudication_id or str(uuid.uuid4()),
         },
     }
+    if family_id is not None:
+        event["data"]["family_id"] = family_id
+    return event
 
 
 async def publish(bootstrap: str, topic: str, events: list[dict]) -> None:

@@ -1,11 +1,23 @@
 """Claims domain: intake edits and the Claim aggregate. Pure code, no I/O."""
 
-from .claim import Claim, ClaimError, ClaimStatus, DecisionMismatch, InvalidTransition, TimelineEntry
+from .claim import (
+    Claim,
+    ClaimError,
+    ClaimStatus,
+    DecisionMismatch,
+    InfoRequest,
+    InvalidTransition,
+    TimelineEntry,
+    UnknownInfoRequest,
+    info_request_id_for,
+)
 from .context import CoveragePeriod, EditContext, MemberFacts
 from .edits import validate_claim
 from .events import (
     CLAIM_CLOSURE_RESERVED,
     CLAIM_DENIED,
+    CLAIM_INFO_REQUEST_ANSWERED,
+    CLAIM_INFO_REQUESTED,
     CLAIM_PAID,
     CLAIM_PROCESSED,
     CLAIM_RECEIVED,
@@ -15,6 +27,8 @@ from .events import (
     ClaimAdjudicated,
     ClaimClosureReserved,
     ClaimEvent,
+    ClaimInfoRequestAnswered,
+    ClaimInfoRequested,
     ClaimPaid,
     ClaimReceived,
     ClaimReplaced,
@@ -27,6 +41,8 @@ from .submission import BillingProvider, ClaimLine, ClaimSubmission
 __all__ = [
     "CLAIM_CLOSURE_RESERVED",
     "CLAIM_DENIED",
+    "CLAIM_INFO_REQUEST_ANSWERED",
+    "CLAIM_INFO_REQUESTED",
     "CLAIM_PAID",
     "CLAIM_PROCESSED",
     "CLAIM_RECEIVED",
@@ -39,6 +55,8 @@ __all__ = [
     "ClaimClosureReserved",
     "ClaimError",
     "ClaimEvent",
+    "ClaimInfoRequestAnswered",
+    "ClaimInfoRequested",
     "ClaimLine",
     "ClaimPaid",
     "ClaimReceived",
@@ -49,11 +67,14 @@ __all__ = [
     "CoveragePeriod",
     "DecisionMismatch",
     "EditContext",
+    "InfoRequest",
     "InvalidTransition",
     "MemberFacts",
     "Problem",
     "TimelineEntry",
+    "UnknownInfoRequest",
     "claim_fingerprint",
+    "info_request_id_for",
     "problems_from_validation_errors",
     "validate_claim",
 ]

@@ -8,9 +8,10 @@ the caller reloads and retries.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -22,6 +23,8 @@ from refdata import codes
 from .events import (
     CLAIM_CLOSURE_RESERVED,
     CLAIM_DENIED,
+    CLAIM_INFO_REQUEST_ANSWERED,
+    CLAIM_INFO_REQUESTED,
     CLAIM_PAID,
     CLAIM_PROCESSED,
     CLAIM_RECEIVED,
@@ -32,6 +35,8 @@ from .events import (
     ClaimAdjudicated,
     ClaimClosureReserved,
     ClaimEvent,
+    ClaimInfoRequestAnswered,
+    ClaimInfoRequested,
     ClaimPaid,
     ClaimReceived,
     ClaimReplaced,
@@ -54,6 +59,46 @@ class InvalidTransition(ClaimError):
 
 class DecisionMismatch(ClaimError):
     """An adjudication decision that does not describe this claim."""
+
+
+class UnknownInfoRequest(ClaimError):
+    """No info request of this claim has the id."""
+
+
+DEFAULT_INFO_REQUEST_DUE_DAYS = 45
+"""Days the provider has to answer an info request (the claims setting info_request_due_days)."""
+MISSING_INFORMATION_CARC = "16"
+"""CARC 16: claim lacks information needed for adjudication; every info request carries it."""
+_INFO_REQUEST_NAMESPACE = uuid.UUID("5d0f8a43-2b7e-4c1a-9e64-0c4b1f7d3a52")
+
+
+def info_request_id_for(adjudication_id: str) -> str:
+    """The id of the info request a pending decision opens: the same for a replayed decision."""
+    return str(uuid.uuid5(_INFO_REQUEST_NAMESPACE, f"adjudication:{adjudication_id}"))
+
+
+@dataclass(frozen=True)
+class InfoRequest:
+    """One request for documentation, as its events say."""
+
+    info_request_id: str
+    requested_at: datetime
+    due_by: date
+    carc: str
+    rarc: str
+    message: str
+    requested_by: str
+    adjudication_id: str | None = None
+    line_numbers: tuple[int, ...] = ()
+    answer: ClaimInfoRequestAnswered | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.answer is None
+
+    def is_expired_on(self, day: date) -> bool:
+        """Unanswered past due_by (nothing records the expiry yet: it is a function of the date)."""
+        return self.is_open and day > self.due_by
 
 
 @dataclass(frozen=True)
@@ -80,6 +125,11 @@ class Claim:
         self.reserved_by_claim_id: str | None = None
         """A correction (7 or 8) that reserved this claim and will close it."""
         self.timeline: list[TimelineEntry] = []
+        self.info_requests: dict[str, InfoRequest] = {}
+        """Every info request of the claim, oldest first; at most one is open."""
+        self.awaiting_decision_since = 0
+        """Version of the event that last put the claim in `received` (claim.received or an
+        answer): a decision made on an earlier version is stale."""
 
     # ----------------------------------------------------------- rebuilding
 
@@ -102,12 +152,13 @@ class Claim:
         handler = _HANDLERS.get(event.type)
         if handler is None:
             raise ValueError(f"unknown claim event type {event.type!r}")
-        handler(self, event.data)
+        handler(self, event.data, event.version)
         self.version = event.version
         return self
 
-    def _on_received(self, data: Mapping[str, Any]) -> None:
+    def _on_received(self, data: Mapping[str, Any], version: int) -> None:
         self.received = ClaimReceived.model_validate(data)
+        self.awaiting_decision_since = version
         self._enter(ClaimStatus.RECEIVED, self.received.received_at)
 
     def _on_adjudicated(self, status: ClaimStatus, data: Mapping[str, Any]) -> None:
@@ -132,6 +183,36 @@ class Claim:
     def _on_closure_reserved(self, data: Mapping[str, Any]) -> None:
         # Not a status: the claim stays what it was (and payable) until it is closed.
         self.reserved_by_claim_id = ClaimClosureReserved.model_validate(data).by_claim_id
+
+    def _on_info_requested(self, data: Mapping[str, Any]) -> None:
+        requested = ClaimInfoRequested.model_validate(data)
+        if requested.adjudication_id is not None:
+            self.adjudication_ids.add(requested.adjudication_id)
+        self.info_requests[requested.info_request_id] = InfoRequest(
+            info_request_id=requested.info_request_id,
+            requested_at=requested.requested_at,
+            due_by=requested.due_by,
+            carc=requested.carc,
+            rarc=requested.rarc,
+            message=requested.message,
+            requested_by=requested.requested_by,
+            adjudication_id=requested.adjudication_id,
+            line_numbers=tuple(requested.line_numbers),
+        )
+        self._enter(ClaimStatus.INFO_REQUESTED, requested.requested_at, (f"CO-{requested.carc}", requested.rarc))
+
+    def _on_info_request_answered(self, data: Mapping[str, Any], version: int) -> None:
+        answered = ClaimInfoRequestAnswered.model_validate(data)
+        request = self.info_requests.get(answered.info_request_id)
+        if request is None:
+            raise ValueError(f"answer to info request {answered.info_request_id} the claim never made")
+        self.info_requests[answered.info_request_id] = replace(request, answer=answered)
+        self.awaiting_decision_since = version
+        self._enter(ClaimStatus.RECEIVED, answered.answered_at)
+
+    @property
+    def open_info_request(self) -> InfoRequest | None:
+        return next((r for r in self.info_requests.values() if r.is_open), None)
 
     def _enter(self, status: ClaimStatus, at: datetime, reason_codes: tuple[str, ...] = ()) -> None:
         self.status = status
@@ -177,9 +258,17 @@ class Claim:
         )
         return [ClaimEvent(CLAIM_RECEIVED, claim_id, 1, payload.to_data())]
 
-    def apply_decision(self, decision: AdjudicationDecision | BaseModel | Mapping[str, Any]) -> list[ClaimEvent]:
-        """claim.processed or claim.denied for a decision not seen before; no
-        events for a decision already applied, so redelivery is harmless."""
+    def apply_decision(
+        self,
+        decision: AdjudicationDecision | BaseModel | Mapping[str, Any],
+        *,
+        info_request_due_days: int = DEFAULT_INFO_REQUEST_DUE_DAYS,
+    ) -> list[ClaimEvent]:
+        """claim.processed, claim.denied or claim.info_requested (a pending decision) for a
+        decision not seen before; no events for a decision already applied, so redelivery
+        is harmless. A claim takes a decision while `received`: when it arrives, and again
+        after an info request was answered; a decision made on a version before that
+        answer is stale and refused."""
         if isinstance(decision, AdjudicationDecision):
             parsed = decision
         elif isinstance(decision, BaseModel):
@@ -193,7 +282,14 @@ class Claim:
             raise DecisionMismatch(f"decision {parsed.adjudication_id} is for claim {parsed.claim_id}")
         if self.status is not ClaimStatus.RECEIVED:
             raise InvalidTransition(f"a {self.status} claim cannot take an adjudication decision")
+        if parsed.claim_version < self.awaiting_decision_since:
+            raise InvalidTransition(
+                f"decision {parsed.adjudication_id} was made on version {parsed.claim_version}; the claim "
+                f"awaits one on version {self.awaiting_decision_since} or later"
+            )
         self._check_decision_matches_lines(parsed)
+        if parsed.outcome == "info_requested":
+            return [self._next(CLAIM_INFO_REQUESTED, self._pend(parsed, info_request_due_days))]
 
         payload = ClaimAdjudicated(
             claim_id=self.claim_id,
@@ -208,10 +304,37 @@ class Claim:
         event_type = CLAIM_DENIED if parsed.outcome == "denied" else CLAIM_PROCESSED
         return [self._next(event_type, payload)]
 
+    def _pend(self, decision: AdjudicationDecision, due_days: int) -> ClaimInfoRequested:
+        assert decision.info_request is not None
+        requested_at = _utc(decision.adjudicated_at)
+        return ClaimInfoRequested(
+            claim_id=self.claim_id,
+            info_request_id=info_request_id_for(decision.adjudication_id),
+            requested_at=requested_at,
+            due_by=requested_at.date() + timedelta(days=due_days),
+            carc=decision.info_request.carc,
+            rarc=decision.info_request.rarc,
+            message=decision.info_request.message,
+            requested_by="adjudication",
+            adjudication_id=decision.adjudication_id,
+            line_numbers=decision.info_request.line_numbers,
+        )
+
     def _check_decision_matches_lines(self, decision: AdjudicationDecision) -> None:
         assert self.received is not None
         submitted = {line.line_number: line.charge_amount for line in self.received.lines}
         decided = {line.line_number: line.charge_amount for line in decision.lines}
+        if decision.outcome == "info_requested":
+            # A pend pays and counts nothing; its lines, when it carries any, must still be ours.
+            if decision.info_request is None:
+                raise DecisionMismatch(f"decision {decision.adjudication_id} pends the claim without saying why")
+            if not set(decision.info_request.line_numbers) <= submitted.keys():
+                raise DecisionMismatch(f"decision {decision.adjudication_id} asks about lines the claim does not have")
+            if decided and submitted != decided:
+                raise DecisionMismatch(
+                    f"decision {decision.adjudication_id} does not price this claim's lines and charges"
+                )
+            return
         if submitted != decided:
             raise DecisionMismatch(
                 f"decision {decision.adjudication_id} does not price this claim's lines and charges"
@@ -241,6 +364,80 @@ class Claim:
                 "the claim was processed for"
             )
         return [self._next(CLAIM_PAID, payload)]
+
+    def request_info(
+        self,
+        *,
+        info_request_id: str,
+        rarc: str,
+        message: str,
+        due_in_days: int,
+        requested_at: datetime,
+        line_numbers: Iterable[int] = (),
+    ) -> list[ClaimEvent]:
+        """claim.info_requested by an operator: the claim waits for documentation.
+
+        From `received` (before or instead of a decision) or `processed` (not yet paid:
+        the payment run pays only processed claims); a paid, denied or closed claim, or
+        one already waiting on a request, is refused. The same request again (its id:
+        the caller's Idempotency-Key) is a no-op: whether it is the same body is the
+        caller's check, against `info_requests[info_request_id]`.
+        """
+        if info_request_id in self.info_requests:
+            return []
+        if self.status not in (ClaimStatus.RECEIVED, ClaimStatus.PROCESSED):
+            raise InvalidTransition(f"a {self.status} claim cannot be asked for information")
+        if due_in_days < 1:
+            raise ValueError("an info request is due at least a day after it is made")
+        assert self.received is not None
+        numbers = sorted(set(line_numbers))
+        if not set(numbers) <= {line.line_number for line in self.received.lines}:
+            raise ClaimError("the request names lines the claim does not have")
+        at = _utc(requested_at)
+        payload = ClaimInfoRequested(
+            claim_id=self.claim_id,
+            info_request_id=info_request_id,
+            requested_at=at,
+            due_by=at.date() + timedelta(days=due_in_days),
+            carc=MISSING_INFORMATION_CARC,
+            rarc=rarc,
+            message=message,
+            requested_by="operator",
+            line_numbers=numbers,
+        )
+        return [self._next(CLAIM_INFO_REQUESTED, payload)]
+
+    def answer_info_request(
+        self,
+        info_request_id: str,
+        answered_at: datetime,
+        message_id: str | None = None,
+        attachment_ids: Iterable[str] = (),
+    ) -> list[ClaimEvent]:
+        """claim.info_request_answered: the claim goes back to `received`, awaiting a new decision.
+
+        Only an open request of a claim waiting on it, and not after its due date (it
+        has expired: the claim is to be denied). A request already answered gives no
+        events, whatever the second answer says (the first one stands).
+        """
+        request = self.info_requests.get(info_request_id)
+        if request is None:
+            raise UnknownInfoRequest(f"claim {self.claim_id} has no info request {info_request_id}")
+        if not request.is_open:
+            return []
+        if self.status is not ClaimStatus.INFO_REQUESTED:
+            raise InvalidTransition(f"a {self.status} claim does not wait on an answer")
+        at = _utc(answered_at)
+        if request.is_expired_on(at.date()):
+            raise InvalidTransition(f"info request {info_request_id} expired on {request.due_by}")
+        payload = ClaimInfoRequestAnswered(
+            claim_id=self.claim_id,
+            info_request_id=info_request_id,
+            answered_at=at,
+            message_id=message_id,
+            attachment_ids=list(attachment_ids),
+        )
+        return [self._next(CLAIM_INFO_REQUEST_ANSWERED, payload)]
 
     def reserve_closure(self, *, by_claim_id: str, frequency_code: str, at: datetime) -> list[ClaimEvent]:
         """claim.closure_reserved: the first step of a replacement (7) or void (8).
@@ -302,12 +499,14 @@ def _utc(at: datetime) -> datetime:
     return at.astimezone(UTC)
 
 
-_HANDLERS: dict[str, Callable[[Claim, Mapping[str, Any]], None]] = {
+_HANDLERS: dict[str, Callable[[Claim, Mapping[str, Any], int], None]] = {
     CLAIM_RECEIVED: Claim._on_received,
-    CLAIM_PROCESSED: lambda claim, data: claim._on_adjudicated(ClaimStatus.PROCESSED, data),
-    CLAIM_DENIED: lambda claim, data: claim._on_adjudicated(ClaimStatus.DENIED, data),
-    CLAIM_PAID: Claim._on_paid,
-    CLAIM_VOIDED: Claim._on_voided,
-    CLAIM_REPLACED: Claim._on_replaced,
-    CLAIM_CLOSURE_RESERVED: Claim._on_closure_reserved,
+    CLAIM_PROCESSED: lambda claim, data, _: claim._on_adjudicated(ClaimStatus.PROCESSED, data),
+    CLAIM_DENIED: lambda claim, data, _: claim._on_adjudicated(ClaimStatus.DENIED, data),
+    CLAIM_PAID: lambda claim, data, _: claim._on_paid(data),
+    CLAIM_VOIDED: lambda claim, data, _: claim._on_voided(data),
+    CLAIM_REPLACED: lambda claim, data, _: claim._on_replaced(data),
+    CLAIM_CLOSURE_RESERVED: lambda claim, data, _: claim._on_closure_reserved(data),
+    CLAIM_INFO_REQUESTED: lambda claim, data, _: claim._on_info_requested(data),
+    CLAIM_INFO_REQUEST_ANSWERED: Claim._on_info_request_answered,
 }

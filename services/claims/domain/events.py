@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.adjudicated import AdjudicatedLine, Adjustment, Totals  # noqa: F401 - re-exported
-from contracts.events.adjudication import AdjudicationDecision  # noqa: F401 - re-exported
+from contracts.events.adjudication import AdjudicationDecision, PendRequest  # noqa: F401 - re-exported
 from contracts.events.claims import (  # noqa: F401 - re-exported: the claim's events are its contract
     CLAIM_CLOSURE_RESERVED,
     CLAIM_DENIED,
+    CLAIM_INFO_REQUEST_ANSWERED,
+    CLAIM_INFO_REQUESTED,
     CLAIM_PAID,
     CLAIM_PROCESSED,
     CLAIM_RECEIVED,
@@ -24,6 +26,8 @@ from contracts.events.claims import (  # noqa: F401 - re-exported: the claim's e
     BillingProvider,
     ClaimAdjudicated,
     ClaimClosureReserved,
+    ClaimInfoRequestAnswered,
+    ClaimInfoRequested,
     ClaimPaid,
     ClaimReceived,
     ClaimReplaced,

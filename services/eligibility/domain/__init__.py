@@ -3,11 +3,18 @@
 No I/O here: adapters load state, call these functions, and store what they return.
 """
 
-from .accumulators import Accumulators, AccumulatorUpdate, apply_accumulator_event, empty_accumulators
+from .accumulators import (
+    Accumulators,
+    AccumulatorUpdate,
+    FamilyAccumulators,
+    apply_accumulator_event,
+    apply_family_accumulator_event,
+    empty_accumulators,
+)
 from .check_request import CheckRequest, Problem, inquiry_window, validate_check_request
 from .coverage import CoverageSegment, coverage_on, nearest_coverage
 from .enrollment import Demographics, change_plan, enroll, reenroll, terminate
-from .errors import DomainError
+from .errors import DomainError, DomainErrors
 from .evaluation import evaluate
 from contracts.events.membership import (
     EVENT_TYPES,
@@ -41,7 +48,9 @@ __all__ = [
     "CoverageTerminated",
     "Demographics",
     "DomainError",
+    "DomainErrors",
     "EligibilityResult",
+    "FamilyAccumulators",
     "InvalidEventSequence",
     "Member",
     "MemberEnrolled",
@@ -54,6 +63,7 @@ __all__ = [
     "ServiceNote",
     "apply",
     "apply_accumulator_event",
+    "apply_family_accumulator_event",
     "change_plan",
     "coverage_on",
     "empty_accumulators",

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict
 
 from refdata.plans import Catalogue, Plan, UnknownPlanError
 
-from .errors import DomainError
+from .errors import DomainError, refuse_all
+from .family import Tier, family_policy, family_problems
 from contracts.events.membership import CoverageTerminated, MemberEnrolled, MemberEvent, MemberReenrolled, PlanChanged
 from .member import Member
 
@@ -42,22 +43,39 @@ def enroll(
     coverage_start: date,
     coverage_end: date | None,
     catalogue: Catalogue,
+    *,
+    coverage_tier: Tier | None = None,
+    subscriber_member_id: str | None = None,
+    subscriber: Member | None = None,
 ) -> list[MemberEvent]:
-    """A new member (the caller appends to a new stream, expected version 0)."""
+    """A new member (the caller appends to a new stream, expected version 0).
+
+    subscriber is the member named by subscriber_member_id as the caller loaded it
+    (None when there is none); every problem found is refused at once.
+    """
     plan = _plan(catalogue, plan_id)
+    problems: list[DomainError] = []
     if coverage_start < demographics.date_of_birth:
-        raise DomainError(
+        problems.append(DomainError(
             "coverage_start_before_birth",
             "coverage_start is before the member's date of birth",
             loc="coverage_start",
-        )
-    _check_period(coverage_start, coverage_end)
+        ))
+    try:
+        _check_period(coverage_start, coverage_end)
+    except DomainError as exc:
+        problems.append(exc)
+    problems += family_problems(coverage_tier, subscriber_member_id, subscriber)
+    refuse_all(problems)
+    policy = family_policy(coverage_tier, subscriber_member_id, subscriber)
     return [
         MemberEnrolled(
             member_id=member_id,
             plan_id=plan.id,
             coverage_start=coverage_start,
             coverage_end=coverage_end,
+            coverage_tier=policy.coverage_tier,
+            subscriber_member_id=policy.subscriber_member_id,
             **demographics.model_dump(),
         )
     ]

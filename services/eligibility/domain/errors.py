@@ -13,3 +13,20 @@ class DomainError(Exception):
         self.code = code
         self.message = message
         self.loc = loc
+
+
+class DomainErrors(DomainError):
+    """Several rules refused one command at once: answered as one problem listing each."""
+
+    def __init__(self, errors: list[DomainError]) -> None:
+        first = errors[0]
+        super().__init__(first.code, first.message, loc=first.loc)
+        self.errors = tuple(errors)
+
+
+def refuse_all(errors: list[DomainError]) -> None:
+    """Raises what was found (one error as itself), or returns when nothing was."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise DomainErrors(errors)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 from .coverage import CoverageSegment, coverage_on
@@ -26,6 +28,16 @@ class Member(BaseModel):
     segments: tuple[CoverageSegment, ...]
     version: int
     """How many events built this state: the expected version for the next append."""
+    coverage_tier: Literal["individual", "family"] = "individual"
+    subscriber_member_id: str | None = None
+    """A dependent's policy holder; None for a subscriber and on an individual policy."""
+
+    @property
+    def family_id(self) -> str | None:
+        """The family policy the member's accumulators also count towards (the subscriber's id)."""
+        if self.subscriber_member_id:
+            return self.subscriber_member_id
+        return self.member_id if self.coverage_tier == "family" else None
 
     @property
     def current_segment(self) -> CoverageSegment:
@@ -48,6 +60,9 @@ def apply(member: Member | None, event: MemberEvent) -> Member:
             gender=event.gender,
             segments=(CoverageSegment(plan_id=event.plan_id, start=event.coverage_start, end=event.coverage_end),),
             version=1,
+            # A dependent is on a family policy whatever the event says (MemberEnrolled.family_id).
+            coverage_tier="family" if event.family_id else "individual",
+            subscriber_member_id=event.subscriber_member_id,
         )
     if member is None:
         raise InvalidEventSequence(f"{event.type} before member.enrolled")

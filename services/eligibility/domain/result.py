@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from refdata.plans import FrozenMap, Money
 
@@ -33,11 +33,18 @@ class CoveragePeriod(_Frozen):
 
 
 class Accumulation(_Frozen):
-    """amount is the plan's limit; met is capped at it so that met + remaining == amount."""
+    """amount is the plan's limit; met is capped at it.
+
+    On an individual policy met + remaining == amount. On a family policy `family`
+    holds the family's figures, and remaining is the lesser of the member's and the
+    family's (the limit is reached when either is), so it may be below amount - met.
+    """
 
     amount: Money
     met: Money
     remaining: Money
+    # Left out on an individual policy, whose answers keep exactly the shape they always had.
+    family: Accumulation | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class Benefits(_Frozen):

@@ -15,10 +15,31 @@ def procedure_codes():
     return [entry["code"] for entry in json.loads((REFDATA / "procedure_codes.json").read_text())["codes"]]
 
 
-def test_every_known_procedure_code_but_unlisted_ones_has_a_rate():
+def test_every_known_procedure_code_but_unlisted_and_unpriced_ones_has_a_rate():
+    # Except the unlisted codes (priced by report) and the codes the schedule names as never paid separately.
     schedule = load_fee_schedule()
-    unlisted = Reference.load().policy.unlisted_procedure_codes
-    assert set(schedule.rates) == set(procedure_codes()) - unlisted
+    data = json.loads((REFDATA / "fee_schedule.json").read_text())
+    policy = json.loads((REFDATA / "adjudication_policy.json").read_text())
+    unpriced = {entry["code"] for entry in data["unpriced_codes"]}
+    unlisted = set(policy["unlisted_procedure_codes"])
+    assert unpriced and unlisted and not unpriced & unlisted
+    assert unlisted == Reference.load().policy.unlisted_procedure_codes
+    assert set(schedule.rates) == set(procedure_codes()) - unpriced - unlisted
+    assert unpriced | unlisted <= set(procedure_codes())
+
+
+def test_indicators_use_the_medicare_values():
+    data = json.loads((REFDATA / "fee_schedule.json").read_text())
+    assert data["indicators_source"]
+    for rate in data["rates"]:
+        assert rate.get("pctc", "0") in {"0", "1", "2", "3", "4"}, rate["code"]
+        assert rate.get("mult_proc", "0") in {"0", "2", "3"}, rate["code"]
+        assert rate.get("bilat_surg", "0") in {"0", "1"}, rate["code"]
+        # a professional share exactly when the code splits into 26 and TC
+        assert ("professional_percent" in rate) is (rate.get("pctc") == "1"), rate["code"]
+        if "professional_percent" in rate:
+            share = Decimal(rate["professional_percent"])
+            assert 0 < share < 100 and share == share.quantize(Decimal("0.01")), rate["code"]
 
 
 def test_rates_are_positive_cents():

@@ -212,7 +212,7 @@ def test_prior_authorization_flags_follow_the_plan():
     assert [s.prior_authorization_required for s in platinum.services] == [True, False, False, True, True, False]
 
 
-@pytest.mark.parametrize("plan_id", [p[0] for p in PLANS])
+@pytest.mark.parametrize("plan_id", [p[0] for p in PLANS if p[2] != "PPO"])
 def test_out_of_network_provider_is_covered_only_for_emergencies(plan_id):
     member = enrolled(plan_id, date(2026, 1, 1))
     contracted_elsewhere = {p for p in CATALOGUE.plans if p != plan_id}
@@ -381,3 +381,12 @@ def test_result_serializes_to_the_public_shape():
             "reason": None,
         }
     ]
+
+
+def test_a_service_the_plan_excludes_is_answered_not_covered_with_the_reason():
+    member = enrolled("silver-hmo-2026", date(2026, 1, 1))
+    result = evaluate(check(DOS, "15823", PCP), member, [], CATALOGUE, {"silver-hmo-2026"})
+    excluded, visit = result.services
+    assert (excluded.covered, excluded.reason.code, excluded.prior_authorization_required) == (
+        False, "excluded_service", False)
+    assert visit.covered is True

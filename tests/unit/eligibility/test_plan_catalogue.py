@@ -58,10 +58,10 @@ def test_plan_benefits_are_as_published(plan_id, metal, network, deductible, oop
         assert (sharing.copay, sharing.deductible_applies) == (_money(copay), deductible_applies), category
 
 
-def test_catalogue_spans_every_metal_level_and_both_network_types():
+def test_catalogue_spans_every_metal_level_and_network_type():
     plans = CATALOGUE.plans.values()
     assert {p.metal_level for p in plans} == {"bronze", "silver", "gold", "platinum"}
-    assert {p.network_type for p in plans} == {"HMO", "EPO"}
+    assert {p.network_type for p in plans} == {"HMO", "EPO", "PPO"}
     assert any(p.hsa_eligible for p in plans)
 
 
@@ -74,8 +74,39 @@ def test_every_plan_respects_the_aca_rules(plan_id):
     assert set(plan.cost_sharing) == set(CATALOGUE.categories)
     assert plan.cost_sharing["preventive"].copay == D("0.00")
     assert not plan.cost_sharing["preventive"].deductible_applies
-    assert plan.out_of_network.covered_categories == frozenset({"emergency_room"})
+    assert "emergency_room" in plan.out_of_network.covered_categories
     assert plan.out_of_network.cost_sharing == "in_network"
+    if plan.network_type == "PPO":
+        assert plan.out_of_network.covered_categories == frozenset(CATALOGUE.categories)
+        assert plan.out_of_network.coinsurance_percent >= plan.coinsurance_percent
+    else:
+        assert plan.out_of_network.covered_categories == frozenset({"emergency_room"})
+        assert plan.out_of_network.coinsurance_percent is None
+
+
+@pytest.mark.parametrize("plan_id", PLAN_IDS)
+def test_every_plan_has_a_filing_limit_and_excludes_cosmetic_procedures(plan_id):
+    plan = CATALOGUE.plan(plan_id)
+    assert plan.timely_filing_days > 0
+    for code in ("15780", "15877"):  # dermabrasion, suction lipectomy
+        assert plan.excludes(code), code
+        assert CATALOGUE.category_of(code) == "outpatient_surgery"
+    for code in ("99213", "99395", "99284", "29881"):
+        assert not plan.excludes(code), code
+
+
+def test_exclusions_and_filing_limits_vary_by_plan():
+    assert CATALOGUE.plan("silver-hmo-2026").excludes("15823")
+    assert not CATALOGUE.plan("gold-ppo-2026").excludes("15823")  # functional blepharoplasty is covered
+    assert CATALOGUE.plan("silver-hmo-2026").timely_filing_days == 90
+    assert CATALOGUE.plan("gold-ppo-2026").timely_filing_days == 365
+
+
+def test_the_ppo_pays_out_of_network_at_its_own_coinsurance():
+    plan = CATALOGUE.plan("gold-ppo-2026")
+    assert plan.network_type == "PPO"
+    assert all(plan.covers_out_of_network(category) for category in CATALOGUE.categories)
+    assert (plan.coinsurance_percent, plan.out_of_network.coinsurance_percent) == (20, 50)
 
 
 @pytest.mark.parametrize("plan_id", PLAN_IDS)
@@ -158,6 +189,28 @@ BROKEN = {
     "sub-cent money": _with("gold-hmo-2026", lambda p: p["deductible"].update(individual="1500.001")),
     "money as a float": _with("gold-hmo-2026", lambda p: p["deductible"].update(individual=0.1)),
     "duplicate id": _with("gold-hmo-2026", lambda p: p.update(id="silver-hmo-2026")),
+    "unknown network type": _with("gold-hmo-2026", lambda p: p.update(network_type="POS")),
+    "no filing limit": _with("gold-hmo-2026", lambda p: p.pop("timely_filing_days")),
+    "zero filing limit": _with("gold-hmo-2026", lambda p: p.update(timely_filing_days=0)),
+    "exclusion of an unknown code": _with("gold-hmo-2026", lambda p: p["excluded_procedure_codes"].append("ZZZZZ")),
+    "exclusion of preventive care": _with("gold-hmo-2026", lambda p: p["excluded_procedure_codes"].append("99395")),
+    "exclusion of emergency care": _with("gold-hmo-2026", lambda p: p["excluded_procedure_codes"].append("99284")),
+    "excluded and authorized": _with("gold-hmo-2026", lambda p: p["excluded_procedure_codes"].append("29881")),
+    "HMO covering more than emergencies": _with(
+        "gold-hmo-2026", lambda p: p["out_of_network"].update(covered_categories=["emergency_room", "lab"])
+    ),
+    "HMO with an out-of-network coinsurance": _with(
+        "gold-hmo-2026", lambda p: p["out_of_network"].update(coinsurance_percent=50)
+    ),
+    "PPO without an out-of-network coinsurance": _with(
+        "gold-ppo-2026", lambda p: p["out_of_network"].pop("coinsurance_percent")
+    ),
+    "out-of-network coinsurance over 100": _with(
+        "gold-ppo-2026", lambda p: p["out_of_network"].update(coinsurance_percent=101)
+    ),
+    "out-of-network coinsurance below in-network": _with(
+        "gold-ppo-2026", lambda p: p["out_of_network"].update(coinsurance_percent=10)
+    ),
 }
 
 
