@@ -236,6 +236,20 @@ async def test_a_killed_and_replayed_worker_decides_every_claim_exactly_once(pla
     mongo = AsyncMongoClient(running_stack.mongodb_uri)
     adjudication_db, eligibility_db = mongo["test_adjudication"], mongo["test_eligibility"]
     try:
+        # Adjudication learns the organisation's contract from network.events and the
+        # members from membership.events: a claim sent before its copies have them is
+        # judged out of network (CO-242) or for an unknown member (CO-31) once the
+        # copies' short wait for a new organisation or member runs out.
+        waited = time.monotonic()
+        await eventually(lambda: adjudication_db["network_contracts"].find_one({"_id": org.organization_id}),
+                         timeout=60, what="adjudication's copy of the organisation's network contract")
+        wanted = [normalize_member_id(m["member_id"]) for m in members]
+
+        async def members_known():
+            return await adjudication_db["member_coverage"].count_documents({"_id": {"$in": wanted}}) == MEMBERS
+
+        await eventually(members_known, timeout=60, what="adjudication's copy of every member's coverage")
+        timings["copies_reached_adjudication_s"] = time.monotonic() - waited
         # ------------------------------------------------------------------ the flow and the kill
         numbers = iter(range(CLAIMS))
         claim_ids: list[str | None] = [None] * CLAIMS
@@ -277,6 +291,9 @@ async def test_a_killed_and_replayed_worker_decides_every_claim_exactly_once(pla
         views = await _final_views(client, ids, timeout=240)
         timings["all_final_s"] = time.monotonic() - flow_started
         outcomes = Counter(v["status"] for v in views.values())
+        reasons = Counter(code for v in views.values() for entry in v["timeline"] if entry["status"] in FINAL
+                          for code in entry.get("reason_codes") or ())
+        assert outcomes == Counter({"processed": CLAIMS}), f"outcomes {dict(outcomes)}, reason codes {dict(reasons)}"
 
         # ------------------------------------------------------------------ replay from offset zero
         replay_started = time.monotonic()
@@ -383,7 +400,7 @@ async def test_a_killed_and_replayed_worker_decides_every_claim_exactly_once(pla
 
         report = {
             "claims": CLAIMS, "members": MEMBERS, "concurrency": CONCURRENCY,
-            "outcomes": dict(outcomes),
+            "outcomes": dict(outcomes), "reason_codes": dict(reasons),
             "kill": kill,
             "timings_s": {k: round(v, 1) for k, v in timings.items()},
             "submitted_per_s": round(CLAIMS / timings["submit_s"], 1),
