@@ -1,9 +1,16 @@
-"""Claims pipeline: intake at rising concurrency, then submit -> processed end to end.
+"""Claims pipeline: intake at rising concurrency, then submit -> final status end to end.
 
-`processed` is detected without asking the API: an independent, group-less aiokafka
-consumer reads claims.events from its end offsets at start and notes when each
-claim's claim.processed (or claim.denied) event arrives. Submit times are taken in
-the same process just before each POST, so both clocks are the same.
+The claims are the mix of bench/mix.py (clean in-network claims, pends, denials),
+decided by the full adjudication engine. `final` is detected without asking the API:
+an independent, group-less aiokafka consumer reads claims.events from its end offsets
+at start and notes when each claim's claim.processed, claim.denied or
+claim.info_requested (a pend: final for the throughput measure, reported apart)
+arrives. Submit times are taken in the same process just before each POST, so both
+clocks are the same.
+
+The auto-adjudication rate of the end-to-end phase comes from the worker's own
+counters (adjudication_decisions_total{outcome,path} on its /metrics, before and
+after); CPU per claim is reported for every process of the stack.
 """
 
 from __future__ import annotations
@@ -20,22 +27,25 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo.errors import PyMongoError
 
+from bench import mix as claim_mix
 from bench.context import Context, log
 from bench.lag import consumer_lag
 from bench.load import closed_loop
 from bench.stackctl import DATABASE_PREFIX
-from bench.stats import CpuMeter, Latencies
+from bench.stats import CpuMeter, Latencies, scrape_adjudication_decisions
 from contracts import topics
+from contracts.identifiers import normalize_member_id
 from infra.mongo import create_client
 from infra.settings import PlatformSettings
 from tests.support.client import Organization, claim_body
 from tests.support.waiting import eventually
 
-DECIDED = {b"claim.processed", b"claim.denied"}
+DECIDED = {b"claim.processed", b"claim.denied", b"claim.info_requested"}
+STATUS_OF = {"claim.processed": "processed", "claim.denied": "denied", "claim.info_requested": "info_requested"}
 
 
 class ClaimWatcher:
-    """Notes the arrival time of every claim.processed / claim.denied on claims.events."""
+    """Notes the arrival time of every claim's final event (processed, denied, info_requested) on claims.events."""
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
@@ -115,8 +125,39 @@ def claim_for(org: Organization, member: dict, n: int) -> dict:
 
 async def setup_org_with_members(ctx: Context, count: int) -> tuple[Organization, list[dict]]:
     org = await ctx.platform.new_organization()
-    members = [await ctx.platform.new_member(dob=f"19{60 + i % 40}-0{1 + i % 9}-1{i % 10}") for i in range(count)]
+    members = [await ctx.platform.new_member(plan_id=claim_mix.PLAN, dob=f"19{60 + i % 40}-0{1 + i % 9}-1{i % 10}")
+               for i in range(count)]
     return org, members
+
+
+async def setup_mix(ctx: Context, count: int) -> tuple[claim_mix.ClaimMix, list[dict]]:
+    """The mix's organisations (in network for every plan; for the PPO only) and `count` members."""
+    mix = await claim_mix.create(ctx.platform)
+    members = [await ctx.platform.new_member(plan_id=claim_mix.PLAN, dob=f"19{60 + i % 40}-0{1 + i % 9}-1{i % 10}")
+               for i in range(count)]
+    await wait_until_adjudication_knows(ctx, [mix.in_network, mix.out_of_network], members)
+    return mix, members
+
+
+async def wait_until_adjudication_knows(ctx: Context, orgs: list[Organization], members: list[dict]) -> None:
+    """Adjudication's copies of the contracts (network.events) and the members (membership.events).
+
+    A claim that arrives before them waits a moment and is then judged out of network
+    (CO-242) or for an unknown member (CO-31): the mix would not be the mix.
+    """
+    mongo = create_client(PlatformSettings(mongodb_uri=ctx.stack.mongodb_uri))
+    db = mongo[f"{DATABASE_PREFIX}adjudication"]
+    org_ids = [o.organization_id for o in orgs]
+    member_ids = [normalize_member_id(m["member_id"]) for m in members]
+    try:
+        async def known():
+            contracts = await db["network_contracts"].count_documents({"_id": {"$in": org_ids}})
+            coverage = await db["member_coverage"].count_documents({"_id": {"$in": member_ids}})
+            return contracts == len(org_ids) and coverage == len(member_ids)
+
+        await eventually(known, timeout=60, interval=0.2, what="adjudication's copies of the contracts and members")
+    finally:
+        await mongo.close()
 
 
 async def wait_until_claims_knows(client: httpx.AsyncClient, org: Organization, members: list[dict]) -> None:
@@ -155,37 +196,67 @@ async def collection_sizes(ctx: Context) -> dict:
         await mongo.close()
 
 
-def per_claim(cpu: dict, claims: int, n: int = 4) -> dict:
-    """CPU milliseconds per accepted claim of the busiest processes."""
+def per_claim(cpu: dict, claims: int, n: int | None = 4) -> dict:
+    """CPU milliseconds per accepted claim of the busiest processes (n=None: every process)."""
     if not claims:
         return {}
     return {name: round(secs / claims * 1000, 1) for name, secs in list(cpu["cpu_s"].items())[:n] if secs}
+
+
+def stack_cpu_ms(per_process: dict) -> float | None:
+    """CPU ms per claim of all the stack's processes together (the bench client left out)."""
+    values = [v for k, v in per_process.items() if k != "bench-client"]
+    return round(sum(values), 1) if values else None
+
+
+def auto_adjudication(before: dict[tuple[str, str], float], after: dict[tuple[str, str], float],
+                      gauge: float | None) -> dict:
+    """Decisions between two scrapes of adjudication_decisions_total, by path, and auto / all."""
+    added = {key: after.get(key, 0.0) - before.get(key, 0.0) for key in after}
+    by_path: dict[str, int] = {}
+    by_outcome: dict[str, int] = {}
+    for (outcome, path), n in added.items():
+        if n > 0:
+            by_path[path] = by_path.get(path, 0) + int(n)
+            by_outcome[outcome] = by_outcome.get(outcome, 0) + int(n)
+    decided = sum(by_path.values())
+    return {"decisions": decided, "by_path": by_path, "by_outcome": by_outcome,
+            "ratio": round(by_path.get("auto", 0) / decided, 3) if decided else None,
+            "expected_ratio_of_mix": claim_mix.EXPECTED_AUTO_RATE,
+            "worker_gauge_since_start": gauge}
 
 
 async def run(ctx: Context) -> dict:
     p = ctx.profile
     out: dict = {"levels": []}
     ctx.results["claims"] = out
-    org, members = await setup_org_with_members(ctx, p.members)
-    client = await ctx.client_for(org, connections=max(p.levels) * 2)
+    mix, members = await setup_mix(ctx, p.members)
+    clients = await claim_mix.MixClients.open(mix, ctx.client_for, connections=max(p.levels) * 2)
+    client = clients.main
+    org = mix.in_network
     watcher = ClaimWatcher(ctx.stack.bootstrap)
+    adjudication_metrics = f"{ctx.stack.service_url('adjudication').rstrip('/')}/metrics"
     try:
         await wait_until_claims_knows(client, org, members)
         await watcher.start()
-        log(f"claims: organisation {org.organization_id} with {len(members)} members ready")
+        log(f"claims: organisations {org.organization_id} (in network) and {mix.out_of_network.organization_id} "
+            f"(out of network for {claim_mix.PLAN}) with {len(members)} members ready")
 
         submitted: dict[str, float] = {}
+        kind_of: dict[str, str] = {}
         phase: list[str] = []
         first_error: dict = {}
         numbers = itertools.count(1)
 
         async def submit(n: int) -> int:
-            body = claim_for(org, members[n % len(members)], n)
+            kind, sender, body = mix.claim(n, members[n % len(members)])
             t0 = time.perf_counter()
-            response = await client.post("/v1/claims", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+            response = await clients.for_org(sender).post("/v1/claims", json=body,
+                                                          headers={"Idempotency-Key": str(uuid.uuid4())})
             if response.status_code == 201:
                 claim_id = response.json()["claim_id"]
                 submitted[claim_id] = t0
+                kind_of[claim_id] = kind
                 phase.append(claim_id)
             elif not first_error:
                 first_error.update(status=response.status_code, body=response.text[:500])
@@ -243,6 +314,7 @@ async def run(ctx: Context) -> dict:
         sizes = await collection_sizes(ctx)
         log(f"claims: end to end, up to {p.e2e_claims} claims / {p.e2e_submit_seconds:.0f}s at concurrency "
             f"{ctx.best_concurrency}")  # fmt: skip
+        decisions_before, _ = await scrape_adjudication_decisions(client, adjudication_metrics)
         before = ctx.cpu.snapshot()
         started = time.perf_counter()
         result = await closed_loop(submit, ctx.best_concurrency, expected=201, total=p.e2e_claims,
@@ -250,20 +322,31 @@ async def run(ctx: Context) -> dict:
         ids = list(phase)
         missing = await watcher.wait_for(ids, p.e2e_wait)
         cpu = CpuMeter.delta(before, ctx.cpu.snapshot())
+        decisions_after, gauge = await scrape_adjudication_decisions(client, adjudication_metrics)
         lag = await consumer_lag(ctx.stack.bootstrap)
         waited_until = time.perf_counter()
         latency, censored = Latencies(), Latencies()
-        done, kinds = [], {}
+        done, kinds, decided_done = [], {}, []
+        sent: dict[str, int] = {}
+        unexpected: dict[str, dict[str, int]] = {}
         for claim_id in ids:
+            mix_kind = kind_of[claim_id]
+            sent[mix_kind] = sent.get(mix_kind, 0) + 1
             if claim_id in watcher.decided:
                 at, kind = watcher.decided[claim_id]
                 done.append(at)
                 kinds[kind] = kinds.get(kind, 0) + 1
+                if kind != "claim.info_requested":
+                    decided_done.append(at)
+                if STATUS_OF[kind] != claim_mix.EXPECTED[mix_kind]:
+                    odd = unexpected.setdefault(mix_kind, {})
+                    odd[STATUS_OF[kind]] = odd.get(STATUS_OF[kind], 0) + 1
                 latency.record(at - submitted[claim_id])
                 censored.record(at - submitted[claim_id])
-            else:  # not processed yet: it took at least this long
+            else:  # not final yet: it took at least this long
                 censored.record(waited_until - submitted[claim_id])
         span = (max(done) - started) if done else None
+        cpu_per_claim = per_claim(cpu, len(done), n=None)
         out["end_to_end"] = {
             "claims_asked": p.e2e_claims,
             "concurrency": ctx.best_concurrency,
@@ -273,22 +356,30 @@ async def run(ctx: Context) -> dict:
             "accepted_per_s": round(result.rate, 1),
             "submit_errors": dict(result.outcomes.errors),
             "decided": kinds,
+            "mix_sent": sent,
+            "pended": kinds.get("claim.info_requested", 0),
+            "unexpected_outcomes": unexpected,
             "not_processed_in_time": missing,
+            # Final (processed, denied or pended) claims / (phase start -> the last of them final).
             "processed_per_s": round(len(done) / span, 1) if span else None,
+            "decided_without_pend_per_s": round(len(decided_done) / span, 1) if span else None,
+            "auto_adjudication": auto_adjudication(decisions_before, decisions_after, gauge),
             "submit_latency": result.outcomes.latency.summary(),
             "submit_to_processed": latency.summary(),
             "submit_to_processed_with_censored": censored.summary(),
             "cpu": cpu,
-            "cpu_ms_per_claim": per_claim(cpu, len(done)),
+            "cpu_ms_per_claim": cpu_per_claim,
+            "cpu_ms_per_claim_stack_total": stack_cpu_ms(cpu_per_claim),
             "consumer_group_lag_after": lag,
         }
         if first_error:
             out["first_error"] = first_error
         e2e = out["end_to_end"]
-        log(f"claims: end to end {e2e['accepted']} accepted, {e2e['processed_per_s']} processed/s, submit->processed "
-            f"p50 {e2e['submit_to_processed']['p50_ms']} ms p99 {e2e['submit_to_processed']['p99_ms']} ms, "
-            f"{missing} not processed after {p.e2e_wait:.0f}s; CPU ms/claim {e2e['cpu_ms_per_claim']}; "
-            f"consumer-group lag {lag}")  # fmt: skip
+        log(f"claims: end to end {e2e['accepted']} accepted, {e2e['processed_per_s']} final/s ({kinds}), "
+            f"submit->final p50 {e2e['submit_to_processed']['p50_ms']} ms p99 {e2e['submit_to_processed']['p99_ms']} ms, "
+            f"{missing} not final after {p.e2e_wait:.0f}s; auto-adjudication {e2e['auto_adjudication']['ratio']}; "
+            f"unexpected outcomes {unexpected}; CPU ms/claim {e2e['cpu_ms_per_claim']} "
+            f"(stack {e2e['cpu_ms_per_claim_stack_total']}); consumer-group lag {lag}")  # fmt: skip
 
         if watcher.sample_received is not None:
             value, headers, key = watcher.sample_received
@@ -302,5 +393,5 @@ async def run(ctx: Context) -> dict:
         return out
     finally:
         await watcher.stop()
-        await client.aclose()
-        await org.client.aclose()
+        await clients.aclose()
+        await mix.close()

@@ -1,8 +1,9 @@
 """Claims at a steady offered rate (open loop), and the cost per claim as the stores grow.
 
 Two parts:
+Both send the claim mix of bench/mix.py (clean claims, pends, denials; full adjudication).
 - `claims_open`: POST /v1/claims on a timetable (default 100/s) for a window; every
-  accepted claim's submit -> final status (claim.processed / claim.denied seen on
+  accepted claim's submit -> final status (claim.processed / denied / info_requested seen on
   claims.events) is recorded, unfinished ones as lower bounds. The latency counts
   from the scheduled send, so a stalled server cannot hide queueing (coordinated
   omission).
@@ -21,7 +22,8 @@ import uuid
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from bench.claims import ClaimWatcher, claim_for, setup_org_with_members, wait_until_claims_knows
+from bench import mix as claim_mix
+from bench.claims import ClaimWatcher, setup_mix, wait_until_claims_knows
 from bench.context import Context, log
 from bench.lag import consumer_lag
 from bench.load import open_loop
@@ -36,16 +38,18 @@ GROWING_DATABASES = ("claims", "adjudication")
 NEVER_CLONED = ("outbox", "lease", "signing", "keys", "member")
 
 
-async def _offered(ctx: Context, org, members, watcher: ClaimWatcher, rate: float, seconds: float,
-                   wait: float, first_number: int) -> dict:
-    client = await ctx.client_for(org, connections=ctx.profile.claims_open_max_in_flight)
+async def _offered(ctx: Context, mix: claim_mix.ClaimMix, members, watcher: ClaimWatcher, rate: float,
+                   seconds: float, wait: float, first_number: int) -> dict:
+    clients = await claim_mix.MixClients.open(mix, ctx.client_for, connections=ctx.profile.claims_open_max_in_flight)
+    client = clients.main
     submitted: dict[str, float] = {}
     phase: list[str] = []
     try:
         async def submit(n: int) -> int:
-            body = claim_for(org, members[n % len(members)], first_number + n)
+            _, sender, body = mix.claim(first_number + n, members[n % len(members)])
             t0 = time.perf_counter()
-            response = await client.post("/v1/claims", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+            response = await clients.for_org(sender).post("/v1/claims", json=body,
+                                                          headers={"Idempotency-Key": str(uuid.uuid4())})
             if response.status_code == 201:
                 claim_id = response.json()["claim_id"]
                 submitted[claim_id] = t0
@@ -63,7 +67,7 @@ async def _offered(ctx: Context, org, members, watcher: ClaimWatcher, rate: floa
         waited_until = time.perf_counter()
         commands = per_unit(commands_before, await scrape_mongodb_commands(client, service_urls), len(phase))
     finally:
-        await client.aclose()
+        await clients.aclose()
     latency, censored = Latencies(), Latencies()
     done = []
     for claim_id in phase:
@@ -96,14 +100,15 @@ async def _offered(ctx: Context, org, members, watcher: ClaimWatcher, rate: floa
 
 async def run_open(ctx: Context) -> dict:
     p = ctx.profile
-    org, members = await setup_org_with_members(ctx, p.members)
+    mix, members = await setup_mix(ctx, p.members)
+    org = mix.in_network
     watcher = ClaimWatcher(ctx.stack.bootstrap)
     probe = await ctx.client_for(org, connections=4)
     try:
         await wait_until_claims_knows(probe, org, members)
         await watcher.start()
         log(f"claims_open: {p.claims_open_rate:g} claims/s offered for {p.claims_open_seconds:g}s")
-        out = await _offered(ctx, org, members, watcher, p.claims_open_rate, p.claims_open_seconds,
+        out = await _offered(ctx, mix, members, watcher, p.claims_open_rate, p.claims_open_seconds,
                              p.e2e_wait, 1_000_000)  # fmt: skip
         ctx.results["claims_open"] = out
         s = out["submit_to_final"]
@@ -113,7 +118,7 @@ async def run_open(ctx: Context) -> dict:
     finally:
         await watcher.stop()
         await probe.aclose()
-        await org.client.aclose()
+        await mix.close()
 
 
 async def _growing_collections(mongo, claims_stored: int) -> dict[tuple[str, str], int]:
@@ -158,7 +163,8 @@ async def _grow_to(mongo, sizes_per_claim: dict[tuple[str, str], float], claims:
 
 async def run_growth(ctx: Context) -> dict:
     p = ctx.profile
-    org, members = await setup_org_with_members(ctx, p.members)
+    mix, members = await setup_mix(ctx, p.members)
+    org = mix.in_network
     watcher = ClaimWatcher(ctx.stack.bootstrap)
     probe = await ctx.client_for(org, connections=4)
     mongo = create_client(PlatformSettings(mongodb_uri=ctx.stack.mongodb_uri))
@@ -168,7 +174,7 @@ async def run_growth(ctx: Context) -> dict:
         await wait_until_claims_knows(probe, org, members)
         await watcher.start()
         # Real claims first, so that every collection that grows with claims has documents to clone.
-        await _offered(ctx, org, members, watcher, p.growth_rate, 2.0, p.e2e_wait, 2_000_000)
+        await _offered(ctx, mix, members, watcher, p.growth_rate, 2.0, p.e2e_wait, 2_000_000)
         stored = await mongo[f"{DATABASE_PREFIX}claims"]["claim_status"].estimated_document_count()
         collections = await _growing_collections(mongo, max(stored, 1))
         per_claim = {key: size / max(stored, 1) for key, size in collections.items()}
@@ -178,7 +184,7 @@ async def run_growth(ctx: Context) -> dict:
             sizes = await _grow_to(mongo, per_claim, target, f"g{i}")
             seeded_s = round(time.perf_counter() - t0, 1)
             await ctx.settle(p.settle_seconds)
-            step = await _offered(ctx, org, members, watcher, p.growth_rate, p.growth_seconds, p.e2e_wait,
+            step = await _offered(ctx, mix, members, watcher, p.growth_rate, p.growth_seconds, p.e2e_wait,
                                   3_000_000 + i * 100_000)  # fmt: skip
             step.update(claims_stored=target, collections=sizes, seeding_s=seeded_s)
             out["steps"].append(step)
@@ -188,7 +194,7 @@ async def run_growth(ctx: Context) -> dict:
     finally:
         await watcher.stop()
         await probe.aclose()
-        await org.client.aclose()
+        await mix.close()
         await mongo.close()
 
 

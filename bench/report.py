@@ -115,17 +115,27 @@ def render(results: dict) -> str:
                    "background work left over from earlier levels.")  # fmt: skip
         e2e = claims.get("end_to_end")
         if e2e:
-            out.append(f"\n-- Claims end to end: up to {e2e['claims_asked']} claims at concurrency {e2e['concurrency']}, "
-                       "submit -> claim.processed seen on claims.events --")  # fmt: skip
+            out.append(f"\n-- Claims end to end (full adjudication, the bench's claim mix): up to {e2e['claims_asked']} "
+                       f"claims at concurrency {e2e['concurrency']}, submit -> final status seen on claims.events --")  # fmt: skip
             censored = e2e.get("submit_to_processed_with_censored") or {}
             out.append(table(
-                ["accepted", "accepted/s", "processed/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "decided",
-                 "not processed", "p99 incl. not processed", "errors", "CPU ms per processed claim"],
+                ["accepted", "accepted/s", "final/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "final (of which pends)",
+                 "not final", "p99 incl. not final", "errors", "CPU ms per final claim (stack total)"],
                 [[e2e["accepted"], e2e["accepted_per_s"], e2e["processed_per_s"], *_lat(e2e["submit_to_processed"]),
-                  e2e["decided"], e2e["not_processed_in_time"],
+                  f"{_fmt(e2e['decided'])} ({e2e.get('pended', 0)})", e2e["not_processed_in_time"],
                   f">={censored.get('p99_ms')}" if e2e["not_processed_in_time"] else censored.get("p99_ms"),
-                  e2e["submit_errors"], _per(e2e.get("cpu_ms_per_claim"))]],
+                  e2e["submit_errors"], e2e.get("cpu_ms_per_claim_stack_total")]],
             ))  # fmt: skip
+            auto = e2e.get("auto_adjudication") or {}
+            if auto:
+                out.append(f"auto-adjudication rate (worker's adjudication_decisions_total over this phase): "
+                           f"{auto.get('ratio')} of {auto.get('decisions')} decisions, by path {_fmt(auto.get('by_path'))}, "
+                           f"by outcome {_fmt(auto.get('by_outcome'))}; the mix's expected {auto.get('expected_ratio_of_mix')}; "
+                           f"worker gauge since start {auto.get('worker_gauge_since_start')}")  # fmt: skip
+            out.append(f"mix sent: {_fmt(e2e.get('mix_sent'))}; outcomes other than the mix's expected: "
+                       f"{_fmt(e2e.get('unexpected_outcomes'))}; decided without a pend: "
+                       f"{e2e.get('decided_without_pend_per_s')}/s")  # fmt: skip
+            out.append(f"CPU ms per final claim, every process: {_per(e2e.get('cpu_ms_per_claim'), 12)}")
             out.append(f"consumer-group lag when the wait ended: {_lag(e2e.get('consumer_group_lag_after'))} "
                        "(messages the services' own consumers had not yet committed)")  # fmt: skip
         sizes = claims.get("claim_received_message_bytes")

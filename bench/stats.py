@@ -214,3 +214,29 @@ def per_unit(before: dict[str, float], after: dict[str, float], units: int) -> d
         return {}
     added = {k: v - before.get(k, 0.0) for k, v in after.items()}
     return {k: round(v / units, 2) for k, v in sorted(added.items(), key=lambda kv: -kv[1]) if v > 0}
+
+
+async def scrape_adjudication_decisions(
+    client: httpx.AsyncClient, url: str
+) -> tuple[dict[tuple[str, str], float], float | None]:
+    """({(outcome, path): decisions}, auto-adjudication ratio since start) from the worker's /metrics.
+
+    adjudication_decisions_total{outcome,path}: path "auto" (decided without a pend or a
+    person), "pended" (outcome info_requested), "after_information" (decided again once
+    documents came). ({}, None) when the worker does not answer.
+    """
+    try:
+        response = await client.get(url, timeout=5.0)
+        response.raise_for_status()
+    except httpx.HTTPError:
+        return {}, None
+    counts: dict[tuple[str, str], float] = {}
+    gauge = None
+    for family in text_string_to_metric_families(response.text):
+        if family.name == "adjudication_decisions":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    counts[(sample.labels["outcome"], sample.labels["path"])] = sample.value
+        elif family.name == "adjudication_auto_adjudication_ratio":
+            gauge = round(family.samples[0].value, 3) if family.samples else None
+    return counts, gauge

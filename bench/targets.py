@@ -12,6 +12,11 @@ from bench.claims_flow import total_cpu_ms
 FLAT_COST_TOLERANCE = 1.25
 """CPU per claim with 100x the stored claims may be at most this multiple of the small store's."""
 
+CORE_E2E_CLAIMS_PER_S = 52.3
+"""The platform-core issue's last measured end-to-end claims/s (README; a 63.1 run earlier),
+with the simple pricing adjudication: full adjudication should stay within 20 % of it."""
+FULL_ADJUDICATION_TOLERANCE = 0.20
+
 
 def _row(name: str, goal: str, value, met: bool | None) -> dict:
     return {"target": name, "goal": goal, "measured": value,
@@ -23,6 +28,12 @@ def evaluate(results: dict) -> list[dict]:
     e2e = ((results.get("claims") or {}).get("end_to_end") or {}).get("processed_per_s")
     rows.append(_row("claims/s to final status (closed loop, end to end)", ">= 200/s", e2e,
                      None if e2e is None else e2e >= 200))  # fmt: skip
+
+    ratio = None if e2e is None else round(e2e / CORE_E2E_CLAIMS_PER_S, 2)
+    rows.append(_row("full adjudication end-to-end throughput within 20% of the platform-core issue's",
+                     f">= {1 - FULL_ADJUDICATION_TOLERANCE:.0%} of {CORE_E2E_CLAIMS_PER_S:g} claims/s",
+                     None if e2e is None else f"{e2e} claims/s = {ratio:.2f} x {CORE_E2E_CLAIMS_PER_S:g}",
+                     None if e2e is None else ratio >= 1 - FULL_ADJUDICATION_TOLERANCE))  # fmt: skip
 
     flow = results.get("claims_open") or {}
     censored = (flow.get("submit_to_final_with_censored") or {}).get("p99_ms")
