@@ -71,7 +71,7 @@ ZERO = Decimal("0.00")
 
 def _claim(org, member: dict, k: int) -> dict:
     """The member's k-th claim: its own date of service and charges (no two are duplicates)."""
-    dos = (datetime.now(UTC).date() - timedelta(days=2 + k % 90)).isoformat()
+    dos = (datetime.now(UTC).date() - timedelta(days=2 + k % 60)).isoformat()
     cents = f"{k:02d}"[-2:]
 
     def line(code: str, dollars: int) -> dict:
