@@ -76,33 +76,27 @@ def _money(value: Decimal) -> str:
     return str(value)
 
 
-def _balance_record(year: int, balance: Balance, **extra: str) -> dict[str, Any]:
-    return {"year": year, **extra, "deductible": _money(balance.deductible), "out_of_pocket": _money(balance.out_of_pocket)}
-
-
-def _units_record(authorization_id: str, units: int) -> dict[str, Any]:
-    return {"authorization_id": authorization_id, "units": units}
-
-
 def to_doc(stored: StoredLedger) -> dict[str, Any]:
     ledger = stored.ledger
-    # Lists of records rather than maps keyed by ids: ids are data, and a field name
-    # may not hold every character an id can. Records rather than tuples: FerretDB v1
-    # rejects an array directly inside an array ("nested arrays are not supported").
+    # Lists of records rather than maps keyed by ids (ids are data, and a field name may
+    # not hold every character an id can), and never arrays of arrays (FerretDB v1
+    # refuses nested arrays).
     return {
         "_id": ledger.policy_id,
         "revision": stored.revision,
-        "positions": stored.positions,
-        "opening": [_balance_record(year, b, member_id=member) for (year, member), b in ledger.opening.items()],
-        "opening_family": [_balance_record(year, b) for year, b in ledger.opening_family.items()],
-        "opening_authorization_used": [_units_record(a, units) for a, units in ledger.opening_authorization_used.items()],
+        "positions": [{"adjudication_id": a, "revision": r} for a, r in stored.positions.items()],
+        "opening": [{"year": year, "member_id": member, **_balance(b)} for (year, member), b in ledger.opening.items()],
+        "opening_family": [{"year": year, **_balance(b)} for year, b in ledger.opening_family.items()],
+        "opening_authorization_used": [{"authorization_id": a, "units": units}
+                                       for a, units in ledger.opening_authorization_used.items()],
         "claims": [
             {
                 "claim_id": claim_id,
                 "member_id": effect.member_id,
                 "adjudication_ids": list(effect.adjudication_ids),
-                "balances": [_balance_record(year, b) for year, b in effect.balances.items()],
-                "authorization_units": [_units_record(a, units) for a, units in effect.authorization_units.items()],
+                "balances": [{"year": year, **_balance(b)} for year, b in effect.balances.items()],
+                "authorization_units": [{"authorization_id": a, "units": units}
+                                        for a, units in effect.authorization_units.items()],
                 "line_keys": list(effect.line_keys),
                 "reversed_by": effect.reversed_by,
             }
@@ -111,13 +105,12 @@ def to_doc(stored: StoredLedger) -> dict[str, Any]:
     }
 
 
-def _balances(records: list[dict[str, Any]]) -> MappingProxyType:
-    return MappingProxyType({int(r["year"]): Balance(Decimal(r["deductible"]), Decimal(r["out_of_pocket"]))
-                             for r in records})
+def _balance(balance: Balance) -> dict[str, str]:
+    return {"deductible": _money(balance.deductible), "out_of_pocket": _money(balance.out_of_pocket)}
 
 
-def _units(records: list[dict[str, Any]]) -> MappingProxyType:
-    return MappingProxyType({r["authorization_id"]: int(r["units"]) for r in records})
+def _from_balance(raw: dict[str, Any]) -> Balance:
+    return Balance(Decimal(raw["deductible"]), Decimal(raw["out_of_pocket"]))
 
 
 def from_doc(doc: dict[str, Any]) -> StoredLedger:
@@ -125,8 +118,9 @@ def from_doc(doc: dict[str, Any]) -> StoredLedger:
         raw["claim_id"]: ClaimEffect(
             member_id=raw["member_id"],
             adjudication_ids=tuple(raw["adjudication_ids"]),
-            balances=_balances(raw["balances"]),
-            authorization_units=_units(raw["authorization_units"]),
+            balances=MappingProxyType({int(b["year"]): _from_balance(b) for b in raw["balances"]}),
+            authorization_units=MappingProxyType({u["authorization_id"]: int(u["units"])
+                                                  for u in raw["authorization_units"]}),
             line_keys=tuple(raw["line_keys"]),
             reversed_by=raw.get("reversed_by"),
         )
@@ -134,10 +128,11 @@ def from_doc(doc: dict[str, Any]) -> StoredLedger:
     }
     ledger = Ledger(
         policy_id=doc["_id"],
-        opening=MappingProxyType({(int(r["year"]), r["member_id"]): Balance(Decimal(r["deductible"]), Decimal(r["out_of_pocket"]))
-                                  for r in doc.get("opening", [])}),
-        opening_family=_balances(doc.get("opening_family", [])),
-        opening_authorization_used=_units(doc.get("opening_authorization_used", [])),
+        opening=MappingProxyType({(int(b["year"]), b["member_id"]): _from_balance(b) for b in doc.get("opening", [])}),
+        opening_family=MappingProxyType({int(b["year"]): _from_balance(b) for b in doc.get("opening_family", [])}),
+        opening_authorization_used=MappingProxyType({u["authorization_id"]: int(u["units"])
+                                                     for u in doc.get("opening_authorization_used", [])}),
         claims=MappingProxyType(claims),
     )
-    return StoredLedger(ledger, doc["revision"], dict(doc.get("positions", {})))
+    positions = {p["adjudication_id"]: int(p["revision"]) for p in doc.get("positions", [])}
+    return StoredLedger(ledger, doc["revision"], positions)

@@ -338,11 +338,14 @@ async def test_a_killed_and_replayed_worker_decides_every_claim_exactly_once(pla
         ledger_ids: Counter[str] = Counter()
         referenced: list[str] = []
         for ledger in ledgers:
-            positions.update(ledger["positions"].keys())
+            # positions: [{adjudication_id, revision}], the revision that applied each decision
+            applied_at = [(p["adjudication_id"], p["revision"]) for p in ledger["positions"]]
+            positions.update(a for a, _ in applied_at)
             for claim in ledger["claims"]:
                 ledger_ids.update(claim["adjudication_ids"])
-            referenced += [f"{a}:{revision}" for a, revision in ledger["positions"].items()]
-            assert ledger["revision"] == len(ledger["positions"]), "one ledger revision per decision applied"
+            referenced += [f"{a}:{revision}" for a, revision in applied_at]
+            assert sorted(r for _, r in applied_at) == list(range(1, ledger["revision"] + 1)), \
+                "one ledger revision per decision applied"
         assert set(positions) == adjudication_ids and max(positions.values()) == 1
         assert set(ledger_ids) == adjudication_ids and max(ledger_ids.values()) == 1
         stored = {d["_id"]: d for d in await adjudication_db["decisions"].find(

@@ -82,7 +82,7 @@ async def test_prior_authorization_flags_and_network_status_follow_the_plan(plat
 
     member = await platform.new_member(plan_id=plan_id, coverage_start=(today() - days(60)).isoformat())
     await set_contract(operator, org.organization_id, [plan_id])
-    outsider = await platform.new_organization()  # no network contract at all
+    outsider = await platform.new_organization(in_network_for=[])  # no network contract at all
     try:
         dos = today() - days(1)
         inside = await check(org.client, member["member_id"], dos, codes=codes)

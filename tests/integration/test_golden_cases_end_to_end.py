@@ -24,7 +24,8 @@ import pytest
 from tests.support.waiting import eventually
 
 CASES = Path(__file__).resolve().parents[1] / "golden" / "adjudication" / "cases"
-INTAKE_REFUSES = {"26", "27", "31", "29"}  # member or filing edits answer 422 before anything is stored
+# Member, filing and same-claim duplicate edits answer 422 before anything is stored.
+INTAKE_REFUSES = {"26", "27", "31", "29", "18"}
 MINIMUM = 10
 
 
