@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import asyncio
 import os
 import signal
@@ -44,9 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a ~1 minute smoke run with short phases")
     parser.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
+    parser.add_argument("--members", type=int, help="members the claims parts spread their claims over "
+                        "(default: the profile's; every decision rewrites its member's ledger, which grows with their claims)")
     parser.add_argument("--results", default=str(RESULTS), help="where to write the JSON (default %(default)s)")
     args = parser.parse_args(argv)
     profile = QUICK if args.quick else FULL
+    if args.members:
+        profile = dataclasses.replace(profile, members=args.members)
     parts = [p for p in PARTS if not args.only or p in args.only]
 
     def on_sigterm(signum, frame):

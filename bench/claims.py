@@ -196,6 +196,28 @@ async def collection_sizes(ctx: Context) -> dict:
         await mongo.close()
 
 
+async def ledger_sizes(ctx: Context) -> dict:
+    """Adjudication's policy ledgers: how many, claims per ledger and BSON bytes (mean, max).
+
+    Every decision rewrites its policy's whole ledger document (one compare-and-set),
+    so its size is what a decision costs FerretDB, and it grows with the policy's claims.
+    """
+    mongo = create_client(PlatformSettings(mongodb_uri=ctx.stack.mongodb_uri))
+    try:
+        docs = await mongo[f"{DATABASE_PREFIX}adjudication"]["ledgers"].find({}).to_list(None)
+    except PyMongoError:
+        return {}
+    finally:
+        await mongo.close()
+    if not docs:
+        return {"ledgers": 0}
+    claims = [len(d.get("claims", [])) for d in docs]
+    sizes = [len(bson.encode(d)) for d in docs]
+    return {"ledgers": len(docs), "claims_per_ledger_mean": round(sum(claims) / len(docs), 1),
+            "claims_per_ledger_max": max(claims), "bytes_mean": round(sum(sizes) / len(docs)),
+            "bytes_max": max(sizes)}
+
+
 def per_claim(cpu: dict, claims: int, n: int | None = 4) -> dict:
     """CPU milliseconds per accepted claim of the busiest processes (n=None: every process)."""
     if not claims:
@@ -312,6 +334,7 @@ async def run(ctx: Context) -> dict:
         backlog_left = sum(1 for c in backlog if c not in watcher.decided)
         phase.clear()
         sizes = await collection_sizes(ctx)
+        ledgers_before = await ledger_sizes(ctx)
         log(f"claims: end to end, up to {p.e2e_claims} claims / {p.e2e_submit_seconds:.0f}s at concurrency "
             f"{ctx.best_concurrency}")  # fmt: skip
         decisions_before, _ = await scrape_adjudication_decisions(client, adjudication_metrics)
@@ -352,6 +375,8 @@ async def run(ctx: Context) -> dict:
             "concurrency": ctx.best_concurrency,
             "backlog_before": backlog_left,
             "collections_before": sizes,
+            "ledgers_before": ledgers_before,
+            "ledgers_after": await ledger_sizes(ctx),
             "accepted": result.outcomes.ok,
             "accepted_per_s": round(result.rate, 1),
             "submit_errors": dict(result.outcomes.errors),

@@ -12,7 +12,12 @@ class Profile:
     name: str
     settle_seconds: float = 15.0  # before each part, wait (at most this) for the stack to go idle
     # claims
-    members: int = 8
+    # Members the claims parts spread their claims over: with 64, a member gets ~20 claims
+    # in the claims part, about a year's professional claims. Every decision rewrites its
+    # policy's whole ledger (accumulators and every claim's effect), so the ledger's size,
+    # and a decision's cost, grows with the policy's claims: 8 members got ~150 claims
+    # each and FerretDB's CPU per claim doubled (bench end_to_end.ledgers_* shows sizes).
+    members: int = 64
     warmup_claims: int = 30
     levels: tuple[int, ...] = (1, 4, 16, 32)
     level_claims: int = 200  # a level ends after this many claims or level_seconds, whichever is first
@@ -54,7 +59,7 @@ FULL = Profile("full")
 QUICK = Profile(
     "quick",
     settle_seconds=4.0,
-    members=4,
+    members=16,
     warmup_claims=8,
     level_claims=60,
     level_seconds=1.5,

@@ -136,6 +136,9 @@ def render(results: dict) -> str:
                        f"{_fmt(e2e.get('unexpected_outcomes'))}; decided without a pend: "
                        f"{e2e.get('decided_without_pend_per_s')}/s")  # fmt: skip
             out.append(f"CPU ms per final claim, every process: {_per(e2e.get('cpu_ms_per_claim'), 12)}")
+            if e2e.get("ledgers_before"):
+                out.append(f"policy ledgers (one document rewritten per decision) before / after the phase: "
+                           f"{_fmt(e2e['ledgers_before'])} / {_fmt(e2e.get('ledgers_after'))}")  # fmt: skip
             out.append(f"consumer-group lag when the wait ended: {_lag(e2e.get('consumer_group_lag_after'))} "
                        "(messages the services' own consumers had not yet committed)")  # fmt: skip
         sizes = claims.get("claim_received_message_bytes")
