@@ -123,3 +123,25 @@ async def test_prior_authorization_pays_against_an_approval_and_only_up_to_its_u
     beyond = await _final(org, await _submit(org, member, [_line(code, "900.00", today - timedelta(days=4))]))
     assert beyond["status"] == "denied"
     assert [(a["group"], a["carc"], a.get("rarc")) for a in beyond["lines"][0]["adjustments"]] == [("CO", "197", "N54")]
+
+
+async def test_a_duplicate_that_slips_past_intake_is_denied_co18_by_adjudication(platform, org):
+    """Two identical claims sent at once: intake's duplicate edit reads a read model that may
+    not show the first yet. Whatever intake let through, adjudication (which decides one
+    member's claims in order against its ledger) pays the service once."""
+    import asyncio
+
+    member = await platform.new_member(plan_id="gold-hmo-2026")
+    day = datetime.now(UTC).date() - timedelta(days=6)
+    body = claim_body(org, member, lines=[_line("99214", "210.00", day)])
+    answers = await asyncio.gather(*(
+        org.client.post("/v1/claims", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}) for _ in range(3)
+    ))
+    accepted = [a.json()["claim_id"] for a in answers if a.status_code == 201]
+    assert accepted and all(a.status_code in (201, 422) for a in answers), [a.text for a in answers]
+    decided = [await _final(org, claim_id) for claim_id in accepted]
+    paid = [c for c in decided if c["status"] == "processed"]
+    duplicates = [c for c in decided if c["status"] == "denied"]
+    assert len(paid) == 1, decided
+    for claim in duplicates:
+        assert [(a["group"], a["carc"]) for a in claim["lines"][0]["adjustments"]] == [("CO", "18")]

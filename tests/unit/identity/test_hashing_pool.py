@@ -44,12 +44,14 @@ async def test_a_burst_for_one_key_does_not_queue_in_front_of_another_key():
     hashing = HashingPool(workers=2, max_pending=64, per_key=1)
     try:
         encoded = hash_secret("s3cret")
-        burst = [asyncio.create_task(hashing.verify("s3cret", encoded, key="client-a")) for _ in range(6)]
+        burst = [asyncio.create_task(hashing.verify("s3cret", encoded, key="client-a")) for _ in range(12)]
         await asyncio.sleep(0)
         assert await hashing.verify("s3cret", encoded, key="client-b")
-        # client-a's hashes run one at a time: when client-b's is done, most of them still wait.
-        assert sum(task.done() for task in burst) <= 2
-        assert await asyncio.gather(*burst) == [True] * 6
+        # client-a's hashes run one at a time, so client-b's (on the other worker) is done
+        # long before the burst is. The margin is wide on purpose: on a loaded machine
+        # threads are scheduled unevenly, but queueing behind the burst would finish it all.
+        assert sum(task.done() for task in burst) < 6
+        assert await asyncio.gather(*burst) == [True] * 12
         assert not hashing._keys  # nothing kept for keys without work in flight
     finally:
         hashing.close()
