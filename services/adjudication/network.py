@@ -32,6 +32,7 @@ class NetworkCopy(VersionedProjection):
         self.cache_seconds = cache_seconds
         self.lag_allowance_seconds = lag_allowance_seconds
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self._waited: set[str] = set()
 
     def key(self, payload: NetworkContractUpdated, event: CloudEvent) -> str:
         return payload.organization_id
@@ -55,7 +56,10 @@ class NetworkCopy(VersionedProjection):
         hit = self._cache.get(organization_id)
         if hit is not None and time.monotonic() - hit[0] < self.cache_seconds:
             return hit[1]
-        deadline = time.monotonic() + self.lag_allowance_seconds
+        # Only the first look waits: an organisation that stays unknown is out of network.
+        allowance = 0.0 if organization_id in self._waited else self.lag_allowance_seconds
+        self._waited.add(organization_id)
+        deadline = time.monotonic() + allowance
         pause = 0.05
         while True:
             doc = await self.get(organization_id)

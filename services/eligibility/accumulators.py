@@ -8,6 +8,7 @@ by its redelivery and never counted twice.
 """
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from pydantic import BaseModel
@@ -29,12 +30,17 @@ from services.eligibility.domain import (
 )
 
 
+RECENT_DOCUMENTS = 4096
+"""Accumulator documents this consumer last wrote, decided on without a read."""
+
+
 class AccumulatorCopy:
     def __init__(self, db: AsyncDatabase, cache: AccumulatorCache | None = None,
                  family_cache: AccumulatorCache | None = None) -> None:
         self.docs = db["accumulators"]
         self.cache = cache
         self.family_cache = family_cache
+        self._written: OrderedDict[str, dict] = OrderedDict()
 
     @staticmethod
     def _id(member_id: str, year: int) -> str:
@@ -93,26 +99,38 @@ class AccumulatorCopy:
                                    apply_family_accumulator_event, update)
 
     async def _apply_once(self, key: str, model: type[BaseModel], apply: Callable, update: AccumulatorUpdate) -> None:
-        # Compare-and-set on the applied-id count: one atomic write per event, and a
-        # concurrent writer makes us reload instead of losing its update.
-        for _ in range(10):
-            doc = await self.docs.find_one({"_id": key})
+        # Compare-and-set on the revision: one atomic write per event, and a concurrent
+        # writer makes us reload instead of losing its update. The document this consumer
+        # wrote last for the key is decided on without reading it back (a member's events
+        # come to one consumer, in order); a stale one only loses the compare-and-set.
+        for attempt in range(10):
+            doc = self._written.get(key) if attempt == 0 else None
+            if doc is None:
+                doc = await self.docs.find_one({"_id": key})
             current = model.model_validate(doc) if doc else None
             updated = apply(current, update)
             if updated is current:
                 return  # already applied: replay or redelivery
-            body = updated.model_dump(mode="json")
-            body["revision"] = (doc or {}).get("revision", 0) + 1
+            body = {"_id": key, **updated.model_dump(mode="json"), "revision": (doc or {}).get("revision", 0) + 1}
             if doc is None:
                 try:
-                    await self.docs.insert_one({"_id": key, **body})
-                    return
+                    await self.docs.insert_one(body)
                 except DuplicateKeyError:
                     continue
-            result = await self.docs.replace_one({"_id": key, "revision": doc.get("revision", 0)}, {"_id": key, **body})
-            if result.modified_count == 1:
+                self._remember(key, body)
                 return
+            result = await self.docs.replace_one({"_id": key, "revision": doc.get("revision", 0)}, body)
+            if result.matched_count == 1:
+                self._remember(key, body)
+                return
+            self._written.pop(key, None)
         raise TransientError("accumulator document kept changing")
+
+    def _remember(self, key: str, doc: dict) -> None:
+        self._written[key] = doc
+        self._written.move_to_end(key)
+        while len(self._written) > RECENT_DOCUMENTS:
+            self._written.popitem(last=False)
 
 
 def _cached(cache: AccumulatorCache | None, key: str) -> tuple[bool, list]:
