@@ -151,4 +151,9 @@ def serve(app: FastAPI, runtime: ServiceRuntime) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=20,
+        # Longer than any proxy's idle-connection timeout in front of us (the local
+        # gateway keeps idle upstream connections 90 s; ingress controllers 60-75 s), so
+        # the proxy always closes first. With uvicorn's default of 5 s, a proxy could send
+        # a request on a connection we were just closing: "connection reset by peer", a 502.
+        timeout_keep_alive=100,
     )
