@@ -57,10 +57,16 @@ class MemberEnrolled(MemberEvent):
 
     @property
     def family_id(self) -> str | None:
-        """The family policy's id: the subscriber's member id; None on an individual policy."""
-        if self.subscriber_member_id:
-            return self.subscriber_member_id
-        return self.member_id if self.coverage_tier == "family" else None
+        return family_id_of(self.member_id, self.coverage_tier, self.subscriber_member_id)
+
+
+def family_id_of(member_id: str, coverage_tier: str | None, subscriber_member_id: str | None) -> str | None:
+    """The family policy a member counts towards: the subscriber's member id (a dependent's
+    subscriber, or the member on a family policy of their own); None on an individual policy.
+    The one rule every reader of member.enrolled applies."""
+    if subscriber_member_id:
+        return subscriber_member_id
+    return member_id if coverage_tier == "family" else None
 
 
 class MemberReenrolled(MemberEvent):

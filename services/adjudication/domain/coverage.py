@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from contracts.events.membership import family_id_of
 from contracts.identifiers import normalize_member_id
 
 CARC_BEFORE_COVERAGE = "26"
@@ -117,9 +118,7 @@ def fold_membership_event(
 
 def _family_id(member_id: str, payload: Mapping[str, Any]) -> str | None:
     subscriber = payload.get("subscriber_member_id")
-    if subscriber:
-        return normalize_member_id(subscriber)
-    return member_id if payload.get("coverage_tier") == "family" else None
+    return family_id_of(member_id, payload.get("coverage_tier"), normalize_member_id(subscriber) if subscriber else None)
 
 
 def _day(value: date | str) -> date:

@@ -10,7 +10,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from .coverage import CoverageSegment, coverage_on
-from contracts.events.membership import CoverageTerminated, MemberEnrolled, MemberEvent, MemberReenrolled, PlanChanged
+from contracts.events.membership import (
+    CoverageTerminated,
+    MemberEnrolled,
+    MemberEvent,
+    MemberReenrolled,
+    PlanChanged,
+    family_id_of,
+)
 
 
 class InvalidEventSequence(ValueError):
@@ -35,9 +42,7 @@ class Member(BaseModel):
     @property
     def family_id(self) -> str | None:
         """The family policy the member's accumulators also count towards (the subscriber's id)."""
-        if self.subscriber_member_id:
-            return self.subscriber_member_id
-        return self.member_id if self.coverage_tier == "family" else None
+        return family_id_of(self.member_id, self.coverage_tier, self.subscriber_member_id)
 
     @property
     def current_segment(self) -> CoverageSegment:
