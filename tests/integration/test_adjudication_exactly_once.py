@@ -39,7 +39,6 @@ import asyncio
 import json
 import os
 import time
-import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -52,7 +51,7 @@ from aiokafka.structs import OffsetAndMetadata
 from pymongo import AsyncMongoClient
 
 from contracts.identifiers import normalize_member_id
-from tests.support.client import claim_body
+from tests.support.client import claim_body, submit_until_accepted
 from tests.support.kafka import read_topic
 from tests.support.stack import TEST_HOME
 from tests.support.waiting import eventually
@@ -82,19 +81,7 @@ def _claim(org, member: dict, k: int) -> dict:
 
 
 async def _submit(client: httpx.AsyncClient, body: dict) -> str:
-    key = str(uuid.uuid4())  # a retried POST keeps its key: never two claims for one submission
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            response = await client.post("/v1/claims", json=body, headers={"Idempotency-Key": key})
-            if response.status_code == 201:
-                return response.json()["claim_id"]
-            failure = f"{response.status_code} {response.text[:200]}"
-        except httpx.HTTPError as exc:
-            failure = type(exc).__name__
-        if time.monotonic() > deadline:
-            raise AssertionError(f"claim submission kept failing: {failure}")
-        await asyncio.sleep(0.2)
+    return await submit_until_accepted(client, body)
 
 
 async def _final_views(client: httpx.AsyncClient, claim_ids: list[str], timeout: float) -> dict[str, dict]:

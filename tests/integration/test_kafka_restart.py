@@ -18,12 +18,11 @@ import asyncio
 import json
 import os
 import time
-import uuid
 
 import httpx
 import pytest
 
-from tests.support.client import claim_body, wait_for_status
+from tests.support.client import claim_body, submit_until_accepted, wait_for_status
 from tests.support.stack import TEST_HOME
 from tests.support.waiting import eventually
 
@@ -55,21 +54,9 @@ class ClaimFlow:
         self._stop.set()
 
     async def _submit_one(self) -> str:
-        key = str(uuid.uuid4())
         line = dict(claim_body(self.org, self.member)["lines"][0], charge_amount=f"{100 + len(self.submitted)}.00")
         body = claim_body(self.org, self.member, lines=[line])
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                response = await self.org.client.post("/v1/claims", json=body, headers={"Idempotency-Key": key})
-                if response.status_code == 201:
-                    return response.json()["claim_id"]
-                failure = f"{response.status_code} {response.text[:200]}"
-            except httpx.HTTPError as exc:
-                failure = type(exc).__name__
-            if time.monotonic() > deadline:
-                raise AssertionError(f"claim submission kept failing during the outage: {failure}")
-            await asyncio.sleep(0.2)
+        return await submit_until_accepted(self.org.client, body, during=" during the outage")
 
 
 class FinalStatusWatch:

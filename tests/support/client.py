@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -156,3 +158,24 @@ async def wait_for_status(client: httpx.AsyncClient, claim_id: str, status: str,
         return None
 
     return await eventually(probe, timeout=timeout, what=f"claim {claim_id} to be {status}")
+
+
+async def submit_until_accepted(client: httpx.AsyncClient, body: dict, *, timeout: float = 60.0,
+                                during: str = "") -> str:
+    """POST /v1/claims until it is accepted (through outages and restarts); the claim id.
+
+    A retried POST keeps its Idempotency-Key, so retries never make two claims of one submission.
+    """
+    key = str(uuid.uuid4())
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            response = await client.post("/v1/claims", json=body, headers={"Idempotency-Key": key})
+            if response.status_code == 201:
+                return response.json()["claim_id"]
+            failure = f"{response.status_code} {response.text[:200]}"
+        except httpx.HTTPError as exc:
+            failure = type(exc).__name__
+        if time.monotonic() > deadline:
+            raise AssertionError(f"claim submission kept failing{during}: {failure}")
+        await asyncio.sleep(0.2)
