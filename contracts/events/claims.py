@@ -28,6 +28,8 @@ CLAIM_REPLACED = "claim.replaced"
 CLAIM_CLOSURE_RESERVED = "claim.closure_reserved"
 CLAIM_INFO_REQUESTED = "claim.info_requested"
 CLAIM_INFO_REQUEST_ANSWERED = "claim.info_request_answered"
+CLAIM_INFO_REQUEST_EXPIRED = "claim.info_request_expired"
+CLAIM_MESSAGE_POSTED = "claim.message_posted"
 
 FrequencyCode = Literal["1", "7", "8"]
 """X12 claim frequency: 1 original, 7 replacement of a prior claim, 8 void of a prior claim."""
@@ -155,6 +157,9 @@ class ClaimInfoRequested(Payload):
     adjudication_id: str | None = None
     """The pending decision, when adjudication asked."""
     line_numbers: list[int] = []
+    due_at: AwareDatetime | None = None
+    """The instant the request expires unanswered. Absent (events before it): the end of
+    `due_by` (UTC). A request due in seconds (tests, a black-box check) has its own."""
 
 
 class ClaimInfoRequestAnswered(Payload):
@@ -164,6 +169,29 @@ class ClaimInfoRequestAnswered(Payload):
     info_request_id: str
     answered_at: AwareDatetime
     message_id: str | None = None
+    attachment_ids: list[str] = []
+
+
+class ClaimInfoRequestExpired(Payload):
+    """An info request passed its due instant unanswered; claim.denied (CO-16 with its RARC) follows."""
+
+    claim_id: str
+    info_request_id: str
+    expired_at: AwareDatetime
+    due_at: AwareDatetime
+    carc: str
+    rarc: str
+
+
+class ClaimMessagePosted(Payload):
+    """A secure message was added to the claim's thread. Ids and parties only: the body
+    stays in the claims service (no patient data in events)."""
+
+    claim_id: str
+    message_id: str
+    author_party: Literal["provider", "payer"]
+    author_role: Literal["provider", "operator", "reviewer"]
+    posted_at: AwareDatetime
     attachment_ids: list[str] = []
 
 
@@ -180,6 +208,10 @@ CONTRACTS = (
                   "The claim waits for documentation (CARC 16 with a RARC)."),
     EventContract(CLAIM_INFO_REQUEST_ANSWERED, topics.CLAIMS, ClaimInfoRequestAnswered,
                   "The provider answered an info request; the claim goes back to adjudication."),
+    EventContract(CLAIM_INFO_REQUEST_EXPIRED, topics.CLAIMS, ClaimInfoRequestExpired,
+                  "An info request expired unanswered; the claim is denied CO-16 next."),
+    EventContract(CLAIM_MESSAGE_POSTED, topics.CLAIMS, ClaimMessagePosted,
+                  "A secure message was posted on the claim's thread (no body in the event)."),
 )
 
 EVENT_TYPES = tuple(c.type for c in CONTRACTS)

@@ -10,14 +10,17 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from infra.http.auth import JwksKeys, TokenVerifier, authenticated
-from infra.http.middleware import PlatformMiddleware
+from infra.http.middleware import BodyLimits, PlatformMiddleware
 from infra.http.problems import document_problems, install_problem_handlers
 from infra.runtime import ServiceRuntime
 
 BEARER = "bearerAuth"
 
 
-def create_service_app(runtime: ServiceRuntime, title: str, routers: list[APIRouter]) -> FastAPI:
+def create_service_app(
+    runtime: ServiceRuntime, title: str, routers: list[APIRouter], body_limits: BodyLimits | None = None
+) -> FastAPI:
+    """`body_limits`: routes whose bodies may exceed the service's max_request_bytes (uploads, batches)."""
     settings = runtime.settings
 
     @asynccontextmanager
@@ -40,7 +43,8 @@ def create_service_app(runtime: ServiceRuntime, title: str, routers: list[APIRou
         JwksKeys(settings.jwks_url), issuer=settings.jwt_issuer, audience=settings.jwt_audience
     )
     install_problem_handlers(app)
-    app.add_middleware(PlatformMiddleware, service=settings.service_name, max_body_bytes=settings.max_request_bytes)
+    app.add_middleware(PlatformMiddleware, service=settings.service_name, max_body_bytes=settings.max_request_bytes,
+                       body_limits=body_limits)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

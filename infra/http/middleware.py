@@ -6,6 +6,7 @@ matters for the eligibility latency budget.
 
 import logging
 import time
+from collections.abc import Callable
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -28,21 +29,29 @@ def _route_template(scope: Scope) -> str:
     return getattr(route, "path", None) or "unmatched"
 
 
+BodyLimits = Callable[[str, str], int | None]
+"""(method, path) -> that route's body limit, or None for the service's default."""
+
+
 class PlatformMiddleware:
-    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, service: str, max_body_bytes: int, body_limits: BodyLimits | None = None) -> None:
         self.app = app
         self.service = service
         self.max_body_bytes = max_body_bytes
+        self.body_limits = body_limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        limit = self.max_body_bytes
+        if self.body_limits is not None:
+            limit = self.body_limits(scope["method"], scope.get("path", "")) or limit
         declared = headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared and declared.isdigit() and int(declared) > limit:
             await problem_response(
-                413, f"The body exceeds {self.max_body_bytes} bytes.", code="payload_too_large"
+                413, f"The body exceeds {limit} bytes.", code="payload_too_large"
             )(scope, receive, send)
             return
 
@@ -53,7 +62,7 @@ class PlatformMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise _TooLarge
             return message
 
@@ -78,7 +87,7 @@ class PlatformMiddleware:
             except _TooLarge:
                 if not started:
                     await problem_response(
-                        413, f"The body exceeds {self.max_body_bytes} bytes.", code="payload_too_large"
+                        413, f"The body exceeds {limit} bytes.", code="payload_too_large"
                     )(scope, receive, send)
                     status = 413
             route = _route_template(scope)

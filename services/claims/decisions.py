@@ -29,9 +29,11 @@ class DecisionForUnknownClaim(ValueError):
 
 
 class DecisionApplier:
-    def __init__(self, claims: ClaimRepository, info_request_due_days: int = DEFAULT_INFO_REQUEST_DUE_DAYS) -> None:
+    def __init__(self, claims: ClaimRepository, info_request_due_days: int = DEFAULT_INFO_REQUEST_DUE_DAYS,
+                 info_request_due_seconds: int | None = None) -> None:
         self.claims = claims
         self.info_request_due_days = info_request_due_days
+        self.info_request_due_seconds = info_request_due_seconds
 
     def subscriptions(self) -> dict:
         return {CLAIM_ADJUDICATED: self.on_decision}
@@ -40,7 +42,8 @@ class DecisionApplier:
         def decide(claim: Claim | None) -> list[ClaimEvent]:
             if claim is None:
                 raise DecisionForUnknownClaim("decision for a claim not stored here")
-            return claim.apply_decision(decision, info_request_due_days=self.info_request_due_days)
+            return claim.apply_decision(decision, info_request_due_days=self.info_request_due_days,
+                                        info_request_due_seconds=self.info_request_due_seconds)
 
         try:
             await self.claims.execute(

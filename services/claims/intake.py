@@ -91,6 +91,10 @@ class Intake:
         self.timely_filing_days = timely_filing_days
         self.checkpoint = checkpoint
 
+    def with_members(self, members) -> "Intake":
+        """The same intake reading members through `members` (a batch's memory of its look-ups)."""
+        return Intake(self.repository, members, self.status, self.timely_filing_days, self.checkpoint)
+
     async def validate(
         self, submission: ClaimSubmission, principal: Principal, claim_id: str | None = None
     ) -> list[dict]:

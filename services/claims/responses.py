@@ -68,7 +68,12 @@ class TimelineEntry(BaseModel):
     )
     by_claim_id: str | None = Field(default=None, description="The replacement or void claim that closed this one.")
     info_request_id: str | None = Field(
-        default=None, description="The info request that was opened (info_requested) or answered (received)."
+        default=None, description="The info request that was opened (info_requested), answered (received) "
+        "or that expired (step info_request_expired)."
+    )
+    step: str | None = Field(
+        default=None, description='What happened when the status alone does not say: "info_request_expired" '
+        "(the request's due instant passed unanswered; claim.denied CO-16 follows).",
     )
 
 
@@ -83,6 +88,8 @@ class InfoRequestView(BaseModel):
     info_request_id: str
     requested_at: str
     due_by: str = Field(description="Date (YYYY-MM-DD); unanswered after it, the request is expired.")
+    due_at: str | None = Field(default=None, description="The instant it expires unanswered (the end of due_by, "
+                               "or sooner for a request due in seconds).")
     carc: str = Field(description='Always "16": claim lacks information needed for adjudication.')
     rarc: str = Field(description="What is missing, e.g. N350 (description of service), M127 (medical record).")
     message: str = Field(description="Plain words for the provider.")
@@ -90,9 +97,10 @@ class InfoRequestView(BaseModel):
     requested_by: Literal["adjudication", "operator"] | None = None
     line_numbers: list[int] = Field(default=[], description="The lines the request is about; empty: the claim.")
     answered_at: str | None = None
-    message_id: str | None = None
+    expired_at: str | None = None
+    message_id: str | None = Field(default=None, description="The answer's text in the claim's message thread.")
     attachment_ids: list[str] | None = Field(
-        default=None, description="The attachments named by the answer (not yet checked to exist)."
+        default=None, description="The attachments of the claim named by the answer."
     )
 
 

@@ -5,13 +5,14 @@ rebuild and the read-your-writes fallback (a GET right after a POST, before the
 projection caught up) all fold the same function, so they cannot disagree.
 """
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from services.claims.domain import (
     CLAIM_CLOSURE_RESERVED,
     CLAIM_DENIED,
     CLAIM_INFO_REQUEST_ANSWERED,
+    CLAIM_INFO_REQUEST_EXPIRED,
     CLAIM_INFO_REQUESTED,
     CLAIM_PAID,
     CLAIM_PROCESSED,
@@ -74,6 +75,7 @@ def project(view: dict[str, Any] | None, event_type: str, data: dict[str, Any], 
             "requested_by": data["requested_by"],
             "line_numbers": list(data.get("line_numbers", [])),
             "status": "open",
+            **({"due_at": data["due_at"]} if data.get("due_at") else {}),
         }]
         view["timeline"].append({
             "status": "info_requested", "at": data["requested_at"],
@@ -91,6 +93,17 @@ def project(view: dict[str, Any] | None, event_type: str, data: dict[str, Any], 
         view["timeline"].append(
             {"status": "received", "at": data["answered_at"], "info_request_id": data["info_request_id"]}
         )
+    elif event_type == CLAIM_INFO_REQUEST_EXPIRED:
+        # The status stays info_requested for the instant until claim.denied follows.
+        view["info_requests"] = [
+            {**request, "status": "expired", "expired_at": data["expired_at"]}
+            if request["info_request_id"] == data["info_request_id"] else request
+            for request in view.get("info_requests", [])
+        ]
+        view["timeline"].append({
+            "status": "info_requested", "at": data["expired_at"], "step": "info_request_expired",
+            "reason_codes": [f"CO-{data['carc']}", data["rarc"]], "info_request_id": data["info_request_id"],
+        })
     return view
 
 
@@ -142,14 +155,14 @@ def _received(data: dict[str, Any], version: int) -> dict[str, Any]:
     }
 
 
-def public(view: dict[str, Any], today: date | None = None) -> dict[str, Any]:
+def public(view: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
     """The API's shape: internal bookkeeping stays inside.
 
-    An open info request past its due date shows as `expired`: nothing records the
-    expiry (a sweeper denying the claim comes later), so it is read off the date here
-    and never stored, and a rebuilt view stays equal to the live one.
+    An open info request past its due instant shows as `expired` at once, though the
+    sweeper records the expiry (and denies the claim) only on its next round: read off
+    the clock here, never stored, so a rebuilt view stays equal to the live one.
     """
-    today = today or datetime.now(UTC).date()
+    now = now or datetime.now(UTC)
     return {
         "claim_id": view["claim_id"],
         "status": view["status"],
@@ -161,11 +174,18 @@ def public(view: dict[str, Any], today: date | None = None) -> dict[str, Any]:
         "totals": view["totals"],
         "timeline": view["timeline"],
         "payment": view.get("payment"),
-        "info_requests": [_info_request(request, today) for request in view.get("info_requests", [])],
+        "info_requests": [_info_request(request, now) for request in view.get("info_requests", [])],
     }
 
 
-def _info_request(request: dict[str, Any], today: date) -> dict[str, Any]:
-    if request["status"] == "open" and today > date.fromisoformat(request["due_by"]):
-        return {**request, "status": "expired"}
-    return request
+def due_instant(request: dict[str, Any]) -> datetime:
+    if request.get("due_at"):
+        return datetime.fromisoformat(request["due_at"].replace("Z", "+00:00"))
+    return datetime.combine(date.fromisoformat(request["due_by"]) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+
+
+def _info_request(request: dict[str, Any], now: datetime) -> dict[str, Any]:
+    shown = {**request, "due_at": due_instant(request).isoformat().replace("+00:00", "Z")}
+    if request["status"] == "open" and now >= due_instant(request):
+        shown["status"] = "expired"
+    return shown

@@ -24,25 +24,32 @@ from .events import (
     CLAIM_CLOSURE_RESERVED,
     CLAIM_DENIED,
     CLAIM_INFO_REQUEST_ANSWERED,
+    CLAIM_INFO_REQUEST_EXPIRED,
     CLAIM_INFO_REQUESTED,
+    CLAIM_MESSAGE_POSTED,
     CLAIM_PAID,
     CLAIM_PROCESSED,
     CLAIM_RECEIVED,
     CLAIM_REPLACED,
     CLAIM_VOIDED,
+    AdjudicatedLine,
     AdjudicationDecision,
+    Adjustment,
     BillingProvider,
     ClaimAdjudicated,
     ClaimClosureReserved,
     ClaimEvent,
     ClaimInfoRequestAnswered,
     ClaimInfoRequested,
+    ClaimInfoRequestExpired,
+    ClaimMessagePosted,
     ClaimPaid,
     ClaimReceived,
     ClaimReplaced,
     ClaimVoided,
     Payload,
     ReceivedLine,
+    Totals,
 )
 from .fingerprint import claim_fingerprint
 from contracts.money import to_cents
@@ -77,6 +84,38 @@ def info_request_id_for(adjudication_id: str) -> str:
     return str(uuid.uuid5(_INFO_REQUEST_NAMESPACE, f"adjudication:{adjudication_id}"))
 
 
+def expiry_denial_id_for(info_request_id: str) -> str:
+    """The id of the denial an expired info request causes (claim.denied's adjudication_id)."""
+    return str(uuid.uuid5(_INFO_REQUEST_NAMESPACE, f"expired:{info_request_id}"))
+
+
+def end_of_day(day: date) -> datetime:
+    """A request due on a date may be answered through that whole (UTC) day."""
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Due:
+    """When an info request falls due: a date for people, an instant for the sweeper."""
+
+    by: date
+    at: datetime
+
+    @classmethod
+    def in_days(cls, requested_at: datetime, days: int) -> Due:
+        if days < 1:
+            raise ValueError("an info request is due at least a day after it is made")
+        by = requested_at.date() + timedelta(days=days)
+        return cls(by, end_of_day(by))
+
+    @classmethod
+    def in_seconds(cls, requested_at: datetime, seconds: int) -> Due:
+        if seconds < 1:
+            raise ValueError("an info request is due at least a second after it is made")
+        at = requested_at + timedelta(seconds=seconds)
+        return cls(at.date(), at)
+
+
 @dataclass(frozen=True)
 class InfoRequest:
     """One request for documentation, as its events say."""
@@ -91,14 +130,20 @@ class InfoRequest:
     adjudication_id: str | None = None
     line_numbers: tuple[int, ...] = ()
     answer: ClaimInfoRequestAnswered | None = None
+    due_at: datetime | None = None
+    expired_at: datetime | None = None
+
+    @property
+    def due_instant(self) -> datetime:
+        return self.due_at or end_of_day(self.due_by)
 
     @property
     def is_open(self) -> bool:
-        return self.answer is None
+        return self.answer is None and self.expired_at is None
 
-    def is_expired_on(self, day: date) -> bool:
-        """Unanswered past due_by (nothing records the expiry yet: it is a function of the date)."""
-        return self.is_open and day > self.due_by
+    def is_past_due(self, at: datetime) -> bool:
+        """Unanswered at or after its due instant (expired, whether or not the sweeper came yet)."""
+        return self.answer is None and at >= self.due_instant
 
 
 @dataclass(frozen=True)
@@ -130,6 +175,8 @@ class Claim:
         self.awaiting_decision_since = 0
         """Version of the event that last put the claim in `received` (claim.received or an
         answer): a decision made on an earlier version is stale."""
+        self.message_ids: list[str] = []
+        """The claim's thread, oldest first: posted messages and the text of answers."""
 
     # ----------------------------------------------------------- rebuilding
 
@@ -198,6 +245,7 @@ class Claim:
             requested_by=requested.requested_by,
             adjudication_id=requested.adjudication_id,
             line_numbers=tuple(requested.line_numbers),
+            due_at=requested.due_at,
         )
         self._enter(ClaimStatus.INFO_REQUESTED, requested.requested_at, (f"CO-{requested.carc}", requested.rarc))
 
@@ -208,7 +256,24 @@ class Claim:
             raise ValueError(f"answer to info request {answered.info_request_id} the claim never made")
         self.info_requests[answered.info_request_id] = replace(request, answer=answered)
         self.awaiting_decision_since = version
+        if answered.message_id and answered.message_id not in self.message_ids:
+            self.message_ids.append(answered.message_id)
         self._enter(ClaimStatus.RECEIVED, answered.answered_at)
+
+    def _on_info_request_expired(self, data: Mapping[str, Any]) -> None:
+        expired = ClaimInfoRequestExpired.model_validate(data)
+        request = self.info_requests.get(expired.info_request_id)
+        if request is None:
+            raise ValueError(f"expiry of info request {expired.info_request_id} the claim never made")
+        self.info_requests[expired.info_request_id] = replace(request, expired_at=expired.expired_at)
+        # The status holds until claim.denied, which follows at the same instant.
+        self.timeline.append(TimelineEntry(ClaimStatus.INFO_REQUESTED, expired.expired_at,
+                                           (f"CO-{expired.carc}", expired.rarc)))
+
+    def _on_message_posted(self, data: Mapping[str, Any]) -> None:
+        posted = ClaimMessagePosted.model_validate(data)
+        if posted.message_id not in self.message_ids:
+            self.message_ids.append(posted.message_id)
 
     @property
     def open_info_request(self) -> InfoRequest | None:
@@ -263,6 +328,7 @@ class Claim:
         decision: AdjudicationDecision | BaseModel | Mapping[str, Any],
         *,
         info_request_due_days: int = DEFAULT_INFO_REQUEST_DUE_DAYS,
+        info_request_due_seconds: int | None = None,
     ) -> list[ClaimEvent]:
         """claim.processed, claim.denied or claim.info_requested (a pending decision) for a
         decision not seen before; no events for a decision already applied, so redelivery
@@ -289,7 +355,8 @@ class Claim:
             )
         self._check_decision_matches_lines(parsed)
         if parsed.outcome == "info_requested":
-            return [self._next(CLAIM_INFO_REQUESTED, self._pend(parsed, info_request_due_days))]
+            return [self._next(CLAIM_INFO_REQUESTED,
+                               self._pend(parsed, info_request_due_days, info_request_due_seconds))]
 
         payload = ClaimAdjudicated(
             claim_id=self.claim_id,
@@ -304,14 +371,16 @@ class Claim:
         event_type = CLAIM_DENIED if parsed.outcome == "denied" else CLAIM_PROCESSED
         return [self._next(event_type, payload)]
 
-    def _pend(self, decision: AdjudicationDecision, due_days: int) -> ClaimInfoRequested:
+    def _pend(self, decision: AdjudicationDecision, due_days: int, due_seconds: int | None) -> ClaimInfoRequested:
         assert decision.info_request is not None
         requested_at = _utc(decision.adjudicated_at)
+        due = Due.in_seconds(requested_at, due_seconds) if due_seconds else Due.in_days(requested_at, due_days)
         return ClaimInfoRequested(
             claim_id=self.claim_id,
             info_request_id=info_request_id_for(decision.adjudication_id),
             requested_at=requested_at,
-            due_by=requested_at.date() + timedelta(days=due_days),
+            due_by=due.by,
+            due_at=due.at,
             carc=decision.info_request.carc,
             rarc=decision.info_request.rarc,
             message=decision.info_request.message,
@@ -374,6 +443,7 @@ class Claim:
         due_in_days: int,
         requested_at: datetime,
         line_numbers: Iterable[int] = (),
+        due_in_seconds: int | None = None,
     ) -> list[ClaimEvent]:
         """claim.info_requested by an operator: the claim waits for documentation.
 
@@ -387,18 +457,18 @@ class Claim:
             return []
         if self.status not in (ClaimStatus.RECEIVED, ClaimStatus.PROCESSED):
             raise InvalidTransition(f"a {self.status} claim cannot be asked for information")
-        if due_in_days < 1:
-            raise ValueError("an info request is due at least a day after it is made")
+        at = _utc(requested_at)
+        due = Due.in_seconds(at, due_in_seconds) if due_in_seconds else Due.in_days(at, due_in_days)
         assert self.received is not None
         numbers = sorted(set(line_numbers))
         if not set(numbers) <= {line.line_number for line in self.received.lines}:
             raise ClaimError("the request names lines the claim does not have")
-        at = _utc(requested_at)
         payload = ClaimInfoRequested(
             claim_id=self.claim_id,
             info_request_id=info_request_id,
             requested_at=at,
-            due_by=at.date() + timedelta(days=due_in_days),
+            due_by=due.by,
+            due_at=due.at,
             carc=MISSING_INFORMATION_CARC,
             rarc=rarc,
             message=message,
@@ -423,12 +493,14 @@ class Claim:
         request = self.info_requests.get(info_request_id)
         if request is None:
             raise UnknownInfoRequest(f"claim {self.claim_id} has no info request {info_request_id}")
-        if not request.is_open:
+        if request.answer is not None:
             return []
+        if request.expired_at is not None:
+            raise InvalidTransition(f"info request {info_request_id} expired on {request.due_by}")
         if self.status is not ClaimStatus.INFO_REQUESTED:
             raise InvalidTransition(f"a {self.status} claim does not wait on an answer")
         at = _utc(answered_at)
-        if request.is_expired_on(at.date()):
+        if request.is_past_due(at):
             raise InvalidTransition(f"info request {info_request_id} expired on {request.due_by}")
         payload = ClaimInfoRequestAnswered(
             claim_id=self.claim_id,
@@ -438,6 +510,69 @@ class Claim:
             attachment_ids=list(attachment_ids),
         )
         return [self._next(CLAIM_INFO_REQUEST_ANSWERED, payload)]
+
+    def expire_info_request(self, info_request_id: str, at: datetime) -> list[ClaimEvent]:
+        """claim.info_request_expired then claim.denied (CO-16 with the request's RARC, every line).
+
+        Only an unanswered request past its due instant, of a claim still waiting on it.
+        Idempotent and resumable: an expiry already recorded whose denial is missing (the
+        process died between the two appends) gives the denial alone; a request answered,
+        or a claim that moved on (voided, replaced), gives nothing.
+        """
+        request = self.info_requests.get(info_request_id)
+        if request is None:
+            raise UnknownInfoRequest(f"claim {self.claim_id} has no info request {info_request_id}")
+        at = _utc(at)
+        if request.answer is not None or self.status is not ClaimStatus.INFO_REQUESTED:
+            return []
+        if request.expired_at is None:
+            if not request.is_past_due(at):
+                return []
+            expired = ClaimInfoRequestExpired(
+                claim_id=self.claim_id, info_request_id=info_request_id, expired_at=at,
+                due_at=request.due_instant, carc=request.carc, rarc=request.rarc,
+            )
+            return [self._next(CLAIM_INFO_REQUEST_EXPIRED, expired),
+                    ClaimEvent(CLAIM_DENIED, self.claim_id, self.version + 2, self._expiry_denial(request, at).to_data())]
+        return [self._next(CLAIM_DENIED, self._expiry_denial(request, request.expired_at))]
+
+    def _expiry_denial(self, request: InfoRequest, at: datetime) -> ClaimAdjudicated:
+        assert self.received is not None
+        zero = Decimal("0.00")
+        why = (f"Denied: the information requested (CARC {request.carc}, RARC {request.rarc}) "
+               f"was not received by {request.due_by.isoformat()}.")
+        lines = [
+            AdjudicatedLine(
+                line_number=line.line_number, procedure_code=line.procedure_code, charge_amount=line.charge_amount,
+                allowed_amount=zero, deductible=zero, copay=zero, coinsurance=zero, paid_amount=zero,
+                patient_responsibility=zero,
+                adjustments=[Adjustment(group="CO", carc=request.carc, rarc=request.rarc, amount=line.charge_amount)],
+                explanation=[why],
+            )
+            for line in self.received.lines
+        ]
+        return ClaimAdjudicated(
+            claim_id=self.claim_id, adjudication_id=expiry_denial_id_for(request.info_request_id),
+            adjudicated_at=at, lines=lines,
+            totals=Totals(charge=self.received.total_charge, allowed=zero, paid=zero, patient_responsibility=zero),
+            reason_codes=[f"CO-{request.carc}", request.rarc],
+        )
+
+    def post_message(
+        self, *, message_id: str, author_party: str, author_role: str, posted_at: datetime,
+        attachment_ids: Iterable[str] = (),
+    ) -> list[ClaimEvent]:
+        """claim.message_posted: a message joins the claim's thread (whatever the claim's status:
+        a denied or paid claim can still be talked about). The same message again: nothing."""
+        if message_id in self.message_ids:
+            return []
+        if self.received is None:
+            raise InvalidTransition("no such claim")
+        payload = ClaimMessagePosted(
+            claim_id=self.claim_id, message_id=message_id, author_party=author_party,  # type: ignore[arg-type]
+            author_role=author_role, posted_at=_utc(posted_at), attachment_ids=list(attachment_ids),  # type: ignore[arg-type]
+        )
+        return [self._next(CLAIM_MESSAGE_POSTED, payload)]
 
     def reserve_closure(self, *, by_claim_id: str, frequency_code: str, at: datetime) -> list[ClaimEvent]:
         """claim.closure_reserved: the first step of a replacement (7) or void (8).
@@ -509,4 +644,6 @@ _HANDLERS: dict[str, Callable[[Claim, Mapping[str, Any], int], None]] = {
     CLAIM_CLOSURE_RESERVED: lambda claim, data, _: claim._on_closure_reserved(data),
     CLAIM_INFO_REQUESTED: lambda claim, data, _: claim._on_info_requested(data),
     CLAIM_INFO_REQUEST_ANSWERED: Claim._on_info_request_answered,
+    CLAIM_INFO_REQUEST_EXPIRED: lambda claim, data, _: claim._on_info_request_expired(data),
+    CLAIM_MESSAGE_POSTED: lambda claim, data, _: claim._on_message_posted(data),
 }

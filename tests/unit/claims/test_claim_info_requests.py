@@ -54,6 +54,7 @@ def test_a_pending_decision_asks_for_information():
         "requested_at": "2026-03-10T14:32:00Z", "due_by": "2026-04-24",  # 45 days
         "carc": "16", "rarc": "N350", "message": "Describe the unlisted service on line 1.",
         "requested_by": "adjudication", "adjudication_id": "ADJ-1", "line_numbers": [1],
+        "due_at": "2026-04-25T00:00:00Z",  # answerable through the whole due date
     }
     commit(claim, [event])
     assert claim.status is ClaimStatus.INFO_REQUESTED
@@ -177,7 +178,7 @@ def test_an_answer_after_the_due_date_is_refused():
     due_by = claim.open_info_request.due_by
     assert due_by == date(2026, 4, 24)
     late = ADJUDICATED_AT + timedelta(days=46)
-    assert claim.open_info_request.is_expired_on(late.date())
+    assert claim.open_info_request.is_past_due(late)
     with pytest.raises(InvalidTransition):
         claim.answer_info_request(info_request_id_for("ADJ-1"), late)
     on_the_day = ADJUDICATED_AT + timedelta(days=45)
@@ -217,7 +218,7 @@ def test_an_operator_asks_a_received_claim():
     assert event.data == {
         "claim_id": CLAIM_ID, "info_request_id": "IR-OP-1", "requested_at": "2026-03-13T14:32:00Z",
         "due_by": "2026-04-12", "carc": "16", "rarc": "M127", "message": "Send the operative note.",
-        "requested_by": "operator", "line_numbers": [],
+        "requested_by": "operator", "line_numbers": [], "due_at": "2026-04-13T00:00:00Z",
     }
     commit(claim, [event])
     assert claim.status is ClaimStatus.INFO_REQUESTED

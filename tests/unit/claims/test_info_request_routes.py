@@ -16,6 +16,7 @@ from infra.http.auth import Principal, authenticated
 from infra.http.problems import install_problem_handlers
 from services.claims import api
 from services.claims.domain import Claim, info_request_id_for
+from infra.messages import MessageStore
 from services.claims.info_requests import MESSAGES, InfoRequests
 
 OPERATOR = Principal(client_id="ops-1", role="operator")
@@ -51,6 +52,18 @@ class FakeMessages:
 
     async def update_one(self, query, update, upsert=False):
         self.docs.setdefault(query["_id"], dict(update["$setOnInsert"]))
+
+    async def find_one(self, query):
+        doc = self.docs.get(query["_id"])
+        return {"_id": query["_id"], **doc} if doc else None
+
+
+class FakeAttachments:
+    """The claim C-1 has attachments att-1 and att-2; anything else is not one of its attachments."""
+
+    async def foreign(self, owner_kind, owner_id, ids, loc="attachment_ids"):
+        return [{"loc": f"{loc}[{i}]", "code": "unknown_attachment", "message": f"{a} is not an attachment"}
+                for i, a in enumerate(ids) if not (owner_id == "C-1" and a in ("att-1", "att-2"))]
 
 
 class FakeAudit:
@@ -88,7 +101,8 @@ async def http(claims, messages, audit, caller):
     app = FastAPI()
     install_problem_handlers(app)
     app.include_router(api.router)
-    info_requests = InfoRequests(claims, {MESSAGES: messages}, default_due_days=45)
+    info_requests = InfoRequests(claims, MessageStore({MESSAGES: messages}, MESSAGES), FakeAttachments(),
+                                 default_due_days=45)
     app.dependency_overrides[api.get_info_requests] = lambda: info_requests
     app.dependency_overrides[api.get_audit_store] = lambda: audit
     app.dependency_overrides[authenticated] = lambda: caller["value"]
@@ -167,7 +181,7 @@ async def test_the_provider_answers_and_the_claim_goes_back_to_adjudication(http
 
 async def test_another_organisation_gets_404_and_unknown_requests_404(http, caller, claims, audit):
     request_id = (await _ask(http, caller)).json()["info_request_id"]
-    stranger = await _answer(http, caller, request_id, {"attachment_ids": ["a"]}, who=STRANGER)
+    stranger = await _answer(http, caller, request_id, {"attachment_ids": ["att-1"]}, who=STRANGER)
     assert stranger.status_code == 404
     assert audit.records[-1]["outcome"] == "denied"
     assert (await _answer(http, caller, "IR-NOPE", {"attachment_ids": ["a"]})).status_code == 404
@@ -191,5 +205,18 @@ async def test_an_expired_request_cannot_be_answered(http, caller, claims):
         "info_request": {"rarc": "N350", "line_numbers": [1], "message": "Describe the service."},
     }))
     assert claim.version == 1
-    response = await _answer(http, caller, info_request_id_for("ADJ-X"), {"attachment_ids": ["a"]}, claim_id="C-2")
+    response = await _answer(http, caller, info_request_id_for("ADJ-X"), {}, claim_id="C-2")
     assert response.status_code == 409 and response.json()["code"] == "info_request_closed"
+
+
+async def test_an_answer_naming_another_claims_attachment_is_refused_and_stores_nothing(http, caller, claims, messages):
+    request_id = (await _ask(http, caller)).json()["info_request_id"]
+    response = await _answer(http, caller, request_id, {"message": "See attached.",
+                                                        "attachment_ids": ["att-1", "att-of-another-claim"]})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [{"loc": "attachment_ids[1]", "code": "unknown_attachment",
+                                          "message": "att-of-another-claim is not an attachment"}]
+    assert (await claims.load("C-1")).status == "info_requested" and messages.docs == {}
+    fine = await _answer(http, caller, request_id, {"message": "See attached.", "attachment_ids": ["att-1"]})
+    assert fine.status_code == 201, fine.text

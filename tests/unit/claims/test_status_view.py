@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -82,12 +82,12 @@ def _fold(*events):
 
 def test_pend_answer_processed():
     pended = _fold(("claim.received", RECEIVED), ("claim.info_requested", INFO_REQUESTED))
-    body = public(pended, today=date(2026, 11, 2))
+    body = public(pended, now=datetime(2026, 11, 2, tzinfo=UTC))
     assert body["status"] == "info_requested"
     assert body["info_requests"] == [{
         "info_request_id": "ir-1", "requested_at": "2026-11-01T10:00:01Z", "due_by": "2026-12-16", "carc": "16",
         "rarc": "N350", "message": "Describe the unlisted service.", "requested_by": "adjudication",
-        "line_numbers": [1], "status": "open",
+        "line_numbers": [1], "status": "open", "due_at": "2026-12-17T00:00:00Z",
     }]
     assert body["timeline"][-1] == {"status": "info_requested", "at": "2026-11-01T10:00:01Z",
                                     "reason_codes": ["CO-16", "N350"], "info_request_id": "ir-1"}
@@ -95,7 +95,7 @@ def test_pend_answer_processed():
 
     view = _fold(("claim.received", RECEIVED), ("claim.info_requested", INFO_REQUESTED),
                  ("claim.info_request_answered", ANSWERED), ("claim.processed", EXPLAINED))
-    body = public(view, today=date(2027, 1, 1))  # answered: never expired
+    body = public(view, now=datetime(2027, 1, 1, tzinfo=UTC))  # answered: never expired
     assert body["status"] == "processed"
     (request,) = body["info_requests"]
     assert (request["status"], request["answered_at"], request["attachment_ids"]) == (
@@ -110,8 +110,8 @@ def test_pend_answer_processed():
 
 def test_an_open_request_past_its_due_date_shows_expired_but_is_stored_open():
     view = _fold(("claim.received", RECEIVED), ("claim.info_requested", INFO_REQUESTED))
-    assert public(view, today=date(2026, 12, 16))["info_requests"][0]["status"] == "open"
-    assert public(view, today=date(2026, 12, 17))["info_requests"][0]["status"] == "expired"
+    assert public(view, now=datetime(2026, 12, 16, tzinfo=UTC))["info_requests"][0]["status"] == "open"
+    assert public(view, now=datetime(2026, 12, 17, tzinfo=UTC))["info_requests"][0]["status"] == "expired"
     assert view["info_requests"][0]["status"] == "open"
 
 
@@ -161,7 +161,7 @@ def test_the_aggregates_own_events_fold_into_the_view_and_refold_the_same():
 
     view = fold()
     assert view == fold()
-    body = public(view, today=RECEIVED_AT.date())
+    body = public(view, now=RECEIVED_AT)
     assert body["status"] == "processed" and [t["status"] for t in body["timeline"]] == [
         "received", "info_requested", "received", "processed"]
     assert body["timeline"][1]["reason_codes"] == ["CO-16", "M127"]
