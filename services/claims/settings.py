@@ -13,7 +13,7 @@ class ClaimsSettings(PlatformSettings):
     a local try-out of expiry); operators may give `due_in_seconds` per request."""
     info_request_min_due_seconds: int | None = None
     """The shortest `due_in_seconds` an operator may give: default a day in production, 1 s locally."""
-    info_request_sweep_interval_seconds: float = 60.0
+    info_request_sweep_interval_seconds: float = 10.0
     """How often the sweeper (one replica, by lease) expires unanswered requests past due."""
 
     @property
