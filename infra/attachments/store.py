@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gridfs import AsyncGridFSBucket
+from gridfs.asynchronous import grid_file
 from gridfs.errors import NoFile
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
@@ -39,6 +40,15 @@ from pymongo.errors import DuplicateKeyError
 CHUNK_BYTES = 1024 * 1024
 BUCKET = "attachment_files"
 RECORDS = "attachments"
+
+# PyMongo's GridIn keeps up to 32 MiB of finished chunks in memory and inserts them
+# together (gridfs/asynchronous/grid_file.py, _UPLOAD_BUFFER_SIZE): a 20 MiB upload would
+# sit whole in the process. Bounded to one chunk, each chunk is inserted as soon as it
+# is full (measured: peak growth ~70 MiB -> ~3 MiB for 20 MiB). It is a module constant
+# read at each flush; tests/unit/attachments/test_gridfs_buffer.py fails if PyMongo drops it.
+if not hasattr(grid_file, "_UPLOAD_BUFFER_SIZE"):
+    raise RuntimeError("pymongo's GridIn no longer has _UPLOAD_BUFFER_SIZE: re-check upload buffering")
+grid_file._UPLOAD_BUFFER_SIZE = CHUNK_BYTES
 
 
 @dataclass(frozen=True)
@@ -187,7 +197,7 @@ class AttachmentStore:
                     return
                 yield chunk
         finally:
-            stream.close()
+            await stream.close()
 
     async def orphans(self, older_than: datetime) -> list[str]:
         """GridFS files no record names (an upload that died before its record)."""

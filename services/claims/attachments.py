@@ -30,8 +30,9 @@ from services.claims.repository import ClaimRepository
 router = APIRouter(tags=["claim attachments"])
 SOURCE = "/services/claims"
 OWNER_KIND = "claim"
-UPLOAD_OVERHEAD_BYTES = 64 * 1024
-"""The multipart envelope around the file (boundaries, headers, document_type)."""
+UPLOAD_OVERHEAD_BYTES = 1024 * 1024
+"""Room for the multipart envelope around the file, and for one receive chunk: the route's own
+limit on the file (413 with `errors`) must trip before the middleware's backstop."""
 
 
 class ClaimAttachments:
