@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench import interactions
+
 
 def _fmt(value) -> str:
     if value is None:
@@ -218,6 +220,7 @@ def render(results: dict) -> str:
             for label, plan in (micro.get("scan_probe_explain") or {}).items():
                 out.append(f"  plan {label}: {json.dumps(plan, default=str)[:240]}")
     out.extend(_claims_flow(results))
+    out.extend(interactions.render(results))
     out.extend(_targets(results))
     if results.get("error"):
         out.append(f"\n!! the run ended early: {results['error']}")

@@ -110,7 +110,6 @@ class MessagePage(BaseModel):
 
 @router.post(
     "/v1/claims/{claim_id}/messages", status_code=status.HTTP_201_CREATED, response_model=MessageView,
-    response_model_exclude_none=True,
     responses=problem_responses({
         401: "No valid bearer token.", 404: _404,
         409: "The Idempotency-Key was used with another body (idempotency_conflict), or the claim changed "
@@ -139,7 +138,7 @@ async def post_message(
 
 
 @router.get(
-    "/v1/claims/{claim_id}/messages", response_model=MessagePage, response_model_exclude_none=True,
+    "/v1/claims/{claim_id}/messages", response_model=MessagePage,
     responses=problem_responses({401: "No valid bearer token.", 404: _404,
                                  422: "A query parameter is malformed (e.g. invalid_cursor)."}),
 )
