@@ -13,6 +13,7 @@ test_payment_run_kill.py; this one reaches every write of every step.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -27,7 +28,8 @@ from infra.kafka import create_producer
 from infra.settings import PlatformSettings
 from services.adjudication.payments.payables import Payables
 from services.adjudication.payments.remittances import Remittances
-from services.adjudication.payments.runs import PaymentRuns, RunRequest
+from services.adjudication.payments.runs import PaymentRuns, RunRequest, scheduled_run_id
+from tests.support.waiting import eventually
 
 ORGS = ("org-a", "org-b", "org-c")
 
@@ -196,3 +198,30 @@ async def test_a_run_resumed_after_a_crash_at_any_write_ends_as_an_uninterrupted
         outcome, _ = await _scenario(mongo, settings, crash_at)
         assert outcome == expected, f"crash after write {crash_at} of {writes}"
     print(f"payment run resumed to the same result after a crash at each of its {writes} writes")
+
+
+async def test_the_schedule_pays_what_was_decided_before_each_slot(mongo, infra_stack):
+    settings = PlatformSettings(kafka_bootstrap_servers=infra_stack.kafka_bootstrap)
+    name = f"test_payrun_{uuid.uuid4().hex[:10]}"
+    db = mongo[name]
+    payables = Payables(db)
+    runs = PaymentRuns(db, payables, Remittances(db), lambda: create_producer(settings, "payments-test"),
+                       payer_id="999000001", lease_seconds=5)
+    schedule = asyncio.create_task(runs.run_schedule(1.0))
+    try:
+        await _seed(payables, "s")
+
+        async def all_paid():
+            return await db["payables"].count_documents({"state": "paid"}) == 12 or None
+
+        await eventually(all_paid, timeout=30, what="the scheduled run to pay the seeded claims")
+        scheduled = [r async for r in db["payment_runs"].find({})]
+        assert scheduled and all(r["requested_by"] == "schedule" for r in scheduled)
+        assert all(r["_id"] == scheduled_run_id(r["cutoff"]) for r in scheduled)
+        # Nothing is left payable, so the next slots make no run.
+        assert not await runs.anything_payable(datetime.now(UTC))
+    finally:
+        schedule.cancel()
+        await asyncio.gather(schedule, return_exceptions=True)
+        await runs.close()
+        await mongo.drop_database(name)
