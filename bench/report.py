@@ -221,6 +221,7 @@ def render(results: dict) -> str:
                 out.append(f"  plan {label}: {json.dumps(plan, default=str)[:240]}")
     out.extend(_claims_flow(results))
     out.extend(interactions.render(results))
+    out.extend(_payments(results))
     out.extend(_targets(results))
     if results.get("error"):
         out.append(f"\n!! the run ended early: {results['error']}")
@@ -254,6 +255,25 @@ def _claims_flow(results: dict) -> list[str]:
                  s.get("mongodb_commands_per_claim_total"), _per(s.get("cpu_ms_per_claim"), 6)] for s in growth["steps"]]  # fmt: skip
         out.append(table(["claims stored", "seeding s", "final", "final/s", "p50 ms", "p95 ms", "p99 ms",
                           "MongoDB commands per claim", "CPU ms per claim"], rows))  # fmt: skip
+    return out
+
+
+def _payments(results: dict) -> list[str]:
+    pay = results.get("payments")
+    if not pay or not pay.get("run"):
+        return []
+    run = pay["run"]
+    out = [f"\n-- Payments: {pay['accepted']} clean claims processed, then one payment run, then claim.paid --"]
+    out.append(table(
+        ["claims in run", "payments", "run s", "run claims/s", "processed/s", "paid", "not paid",
+         "submit -> paid claims/s", "run done -> last paid s", "CPU ms per claim"],
+        [[run.get("claims"), run.get("payments"), run.get("seconds"), run.get("run_claims_per_s"),
+          pay.get("processed_per_s"), pay.get("paid"), pay.get("not_paid_in_time"), pay.get("end_to_end_paid_per_s"),
+          pay.get("run_completed_to_last_paid_s"), _per(pay.get("cpu_ms_per_claim"), 6)]],
+    ))  # fmt: skip
+    out.append("run claims/s: the claims in the run (earlier parts' processed claims included) / the time "
+               "POST /v1/admin/payment-runs took; submit -> paid: this part's claims / (first submission -> "
+               "last claim.paid on claims.events), the run requested once all were processed.")
     return out
 
 
