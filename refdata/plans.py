@@ -109,6 +109,8 @@ class Plan(_Frozen):
     name: str
     metal_level: Literal["bronze", "silver", "gold", "platinum"]
     network_type: Literal["HMO", "EPO", "PPO"]
+    line_of_business: Literal["individual", "exchange", "medicare_advantage", "medicaid", "chip", "group"] = "individual"
+    """Which regulator's rules apply, e.g. the prior-authorization decision clocks (refdata/decision_clocks.json)."""
     plan_year: int
     """The year of the benefit design, whose legal limits (ACA, HDHP) it is checked against.
 

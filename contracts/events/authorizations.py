@@ -24,8 +24,12 @@ AUTHORIZATION_DENIED = "authorization.denied"
 AUTHORIZATION_CANCELLED = "authorization.cancelled"
 AUTHORIZATION_EXPIRED = "authorization.expired"
 AUTHORIZATION_OVERDUE = "authorization.overdue"
+AUTHORIZATION_INFO_REQUEST_ANSWERED = "authorization.info_request_answered"
+AUTHORIZATION_MESSAGE_POSTED = "authorization.message_posted"
+AUTHORIZATION_UNITS_RECORDED = "authorization.units_recorded"
 
 Urgency = Literal["standard", "expedited"]
+DecidedBy = Literal["reviewer", "operator", "system"]
 
 
 class _Payload(BaseModel):
@@ -48,6 +52,12 @@ class AuthorizationSubmitted(_Payload):
     end_date: date
     submitted_at: AwareDatetime
     decision_due_at: AwareDatetime
+    plan_id: str | None = None
+    """The member's plan on start_date (whose prior_authorization_codes were applied)."""
+    line_of_business: str | None = None
+    """Whose decision clock applies (refdata/decision_clocks.json)."""
+    codes_requiring_authorization: list[str] = []
+    """The requested codes the plan requires authorization for; none: approved at once."""
 
 
 class AuthorizationStatusChanged(_Payload):
@@ -58,6 +68,13 @@ class AuthorizationStatusChanged(_Payload):
     organization_id: str
     at: AwareDatetime
     note: str | None = None
+    """A fixed, PHI-free system note only (never a person's free text)."""
+    by_role: str | None = None
+    """Who moved it (reviewer, operator, provider, system)."""
+    info_request_id: str | None = None
+    """info_requested: the request opened."""
+    message_id: str | None = None
+    """info_requested: the reviewer's message in the authorization's thread (its text is not here)."""
 
 
 class AuthorizationApproved(_Payload):
@@ -75,6 +92,10 @@ class AuthorizationApproved(_Payload):
     urgency: Urgency = "standard"
     rule: str | None = None
     """The auto-approval rule that approved it, if no person did."""
+    decided_by_role: DecidedBy | None = None
+    requested_units: int | None = None
+    note_message_id: str | None = None
+    """The reviewer's note in the authorization's thread (free text stays off the topic)."""
 
 
 class AuthorizationDenied(_Payload):
@@ -83,6 +104,9 @@ class AuthorizationDenied(_Payload):
     organization_id: str
     reason_code: str
     denied_at: AwareDatetime
+    procedure_codes: list[str] = []
+    decided_by_role: DecidedBy | None = None
+    note_message_id: str | None = None
 
 
 class AuthorizationExpired(_Payload):
@@ -93,6 +117,46 @@ class AuthorizationExpired(_Payload):
     member_id: str
     organization_id: str
     expired_at: AwareDatetime
+
+
+class AuthorizationInfoRequestAnswered(_Payload):
+    """The provider answered a reviewer's request (a message and/or attachments): back to review."""
+
+    authorization_id: str
+    member_id: str
+    organization_id: str
+    info_request_id: str
+    answered_at: AwareDatetime
+    message_id: str | None = None
+    attachment_ids: list[str] = []
+
+
+class AuthorizationMessagePosted(_Payload):
+    """A message on the authorization's thread: ids only, never the text."""
+
+    authorization_id: str
+    member_id: str
+    organization_id: str
+    message_id: str
+    author_party: Literal["provider", "payer"]
+    author_role: str
+    posted_at: AwareDatetime
+    attachment_ids: list[str] = []
+
+
+class AuthorizationUnitsRecorded(_Payload):
+    """Adjudication's authorization.units_used, recorded once on the authorization (dedupe by adjudication_id)."""
+
+    authorization_id: str
+    member_id: str
+    organization_id: str
+    adjudication_id: str
+    claim_id: str
+    units: int
+    """Positive: used; negative: given back (a reversal)."""
+    used_units: int
+    """The total after this record."""
+    recorded_at: AwareDatetime
 
 
 CONTRACTS = (
@@ -112,4 +176,14 @@ CONTRACTS = (
                   "An approved authorization passed its end date."),
     EventContract(AUTHORIZATION_OVERDUE, topics.AUTHORIZATIONS, AuthorizationStatusChanged,
                   "The request is undecided past its decision clock."),
+    EventContract(AUTHORIZATION_INFO_REQUEST_ANSWERED, topics.AUTHORIZATIONS, AuthorizationInfoRequestAnswered,
+                  "The provider answered an info request; the request is back in review."),
+    EventContract(AUTHORIZATION_MESSAGE_POSTED, topics.AUTHORIZATIONS, AuthorizationMessagePosted,
+                  "A message was posted on the authorization's thread (ids only)."),
+    EventContract(AUTHORIZATION_UNITS_RECORDED, topics.AUTHORIZATIONS, AuthorizationUnitsRecorded,
+                  "Units a claim used (or gave back) were recorded on the authorization."),
 )
+
+EVENT_TYPES = tuple(contract.type for contract in CONTRACTS)
+"""Every type of an authorization's stream: a consumer keeping a per-version copy subscribes to all
+(a type it skipped would look like a gap in the stream's versions)."""

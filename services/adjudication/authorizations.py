@@ -39,7 +39,9 @@ _STATUS = {
 
 
 class AuthorizationCopy(VersionedProjection):
-    event_types = tuple(_STATUS) + (events.AUTHORIZATION_OVERDUE,)
+    # Every type of the stream, also those that change nothing here: a skipped type would
+    # look like a gap in the versions and cost a resynchronisation from the topic.
+    event_types = events.EVENT_TYPES
     resync_topic = topics.AUTHORIZATIONS
 
     def __init__(self, db: AsyncDatabase, settings: PlatformSettings | None = None) -> None:

@@ -30,6 +30,7 @@ TEST_SERVICE_ENV = {
     "PLATFORM_ADMIN_CLIENT_SECRET": ADMIN_SECRET,
     "SWEEP_INTERVAL_SECONDS": "1",
     "INFO_REQUEST_SWEEP_INTERVAL_SECONDS": "1",
+    "AUTHORIZATION_SWEEP_INTERVAL_SECONDS": "1",
     # Payment runs only when a test asks (POST /v1/admin/payment-runs): a schedule would
     # pay claims other tests expect to find processed.
     "PAYMENT_RUN_INTERVAL_SECONDS": "0",
