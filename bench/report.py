@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import interactions
+from bench import authorizations, interactions
 
 
 def _fmt(value) -> str:
@@ -221,6 +221,7 @@ def render(results: dict) -> str:
                 out.append(f"  plan {label}: {json.dumps(plan, default=str)[:240]}")
     out.extend(_claims_flow(results))
     out.extend(interactions.render(results))
+    out.extend(authorizations.render(results))
     out.extend(_payments(results))
     out.extend(_targets(results))
     if results.get("error"):
