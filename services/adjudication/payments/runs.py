@@ -14,11 +14,13 @@ the result an uninterrupted run would have had:
   planned     each organisation's carried balance moves from the remittance's
               balance_before to its balance_after, once (the balance document records
               the last remittance applied)
-  balanced    the run's payables move in_run -> paid with their remittance id; a claim
-              closed meanwhile gets its reversal payable for the next run
-  paid        remittance.issued and one claim.payment_issued per paid claim published
-              (deterministic event ids: a republish after a crash is a duplicate that
-              consumers drop)
+  balanced    the phase's next move is the payment itself: the run's payables (in_run
+              with its id) are paid from then on, each with its organisation's
+              remittance (remittance ids are deterministic from run and organisation)
+  paid        a claim closed (replaced, voided) while the run held it gets its reversal
+              payable for the next run; then remittance.issued and one
+              claim.payment_issued per paid claim are published (deterministic event
+              ids: a republish after a crash is a duplicate that consumers drop)
   completed   the summary the API answers with
 
 Runs execute one at a time (an in-process lock and, across replicas, a lease in
@@ -55,7 +57,7 @@ from infra.lease import Lease
 from infra.publishing import event_record, publishing_span
 from services.adjudication.payments import metrics
 from services.adjudication.payments.domain import Payable, eft_trace_number, issue_remittance, plan_run
-from services.adjudication.payments.payables import IN_RUN, PAID, PAYABLE, Payables, payable_of
+from services.adjudication.payments.payables import IN_RUN, PAYABLE, Payables, payable_of
 from services.adjudication.payments.remittances import Remittances
 
 log = logging.getLogger(__name__)
@@ -180,7 +182,7 @@ class PaymentRuns:
         run = await self.runs.find_one({"_id": payment_run_id})
         steps = {
             "collecting": self._collect, "collected": self._plan, "planned": self._balance,
-            "balanced": self._mark_paid, "paid": self._publish,
+            "balanced": self._issue, "paid": self._publish,
         }
         while run["phase"] != "completed":
             next_phase = PHASES[PHASES.index(run["phase"]) + 1]
@@ -252,17 +254,19 @@ class PaymentRuns:
             except DuplicateKeyError:
                 pass  # applied before: the document names this remittance
 
-    async def _mark_paid(self, run: dict[str, Any]) -> None:
-        for header in await self.remittances.of_run(run["_id"]):
-            await self.payables.docs.update_many(
-                {"run_id": run["_id"], "organization_id": header["organization_id"], "state": IN_RUN},
-                {"$set": {"state": PAID, "remittance_id": header["_id"], "paid_at": run["paid_at"]}},
-            )
-        # A claim replaced or voided while the run held it: its reversal goes to the next run.
-        async for doc in self.payables.docs.find({"run_id": run["_id"], "kind": "claim", "closed_by": {"$ne": None}}):
-            await self.payables.ensure_reversal(doc)
+    async def _issue(self, run: dict[str, Any]) -> dict[str, Any]:
+        # Nothing to write but the phase: moving it to `paid` is what pays the run's payables.
+        return {"issued_at": datetime.now(UTC)}
+
+    async def _reverse_closed(self, run: dict[str, Any]) -> None:
+        """A claim replaced or voided while the run held it: its reversal goes to the next run."""
+        async for marker in self.payables.closures.find({"run_id": run["_id"]}):
+            doc = await self.payables.get(marker["_id"])
+            if doc is not None:
+                await self.payables.ensure_reversal(doc)
 
     async def _publish(self, run: dict[str, Any]) -> dict[str, Any]:
+        await self._reverse_closed(run)
         headers = await self.remittances.of_run(run["_id"])
         paid_claims: dict[str, list[tuple[Payable, str | None]]] = defaultdict(list)
         for payable, member_id in await self._taken(run["_id"]):
