@@ -57,7 +57,7 @@ class Endpoints:
         if len(existing) >= self.max_per_organization:
             raise Problem(409, f"An organisation has at most {self.max_per_organization} webhook endpoints.",
                           code="too_many_endpoints")
-        now = datetime.now(UTC)
+        now = _millis(datetime.now(UTC))  # what MongoDB keeps: the replay's answer is the first one
         endpoint = {
             "endpoint_id": request.resource_id, **normalized, "status": "active", "created_at": now,
             "secrets": [{"secret": new_secret(), "created_at": now, "expires_at": None}], "secret_version": 1,
@@ -102,6 +102,10 @@ class Endpoints:
             if rotated is not None:
                 return rotated, rotated["secrets"][0]["secret"], now + ROTATION_OVERLAP
         raise Problem(409, "The endpoint changed concurrently; retry the request.", code="concurrent_update")
+
+
+def _millis(value: datetime) -> datetime:
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def _previous_expiry(endpoint: dict[str, Any], now: datetime) -> datetime | None:
