@@ -124,9 +124,11 @@ def address_class(address: IPAddress) -> str | None:
         return "carrier_grade_nat"
     if isinstance(address, ipaddress.IPv6Address) and address in UNIQUE_LOCAL:
         return "unique_local"
+    if address.is_reserved:
+        return "reserved"
     if address.is_private:
         return "private"
-    if address.is_reserved or not address.is_global:
+    if not address.is_global:
         return "reserved"
     return None
 
