@@ -49,6 +49,12 @@ class Profile:
     mongo_micro_iterations: int = 200
     mongo_micro_step_seconds: float = 3.0
     scan_probe_sizes: tuple[int, ...] = (1_000, 4_000)
+    # notifications: webhooks to receivers on loopback
+    webhook_rate: float = 100.0
+    webhook_seconds: float = 30.0
+    webhook_burst_events: int = 2_000
+    webhook_burst_endpoints: int = 2
+    webhook_wait: float = 60.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -83,4 +89,7 @@ QUICK = Profile(
     mongo_micro_iterations=30,
     mongo_micro_step_seconds=0.4,
     scan_probe_sizes=(300, 1_200),
+    webhook_seconds=5.0,
+    webhook_burst_events=300,
+    webhook_wait=20.0,
 )

@@ -51,19 +51,23 @@ class DeliveryStore:
         # Real MongoDB answers the delivery log from this; FerretDB v1 accepts it and scans.
         await self.deliveries.create_index([("endpoint_id", ASCENDING), ("created_at", DESCENDING)])
 
-    async def record(self, deliveries: list[dict[str, Any]]) -> None:
-        """Stores the deliveries, then their queue entries; both skip what a replay already stored.
+    async def record(self, deliveries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Stores the deliveries, then their queue entries; returns the entries made.
 
         The delivery first: an entry always has its record. A crash between the two
-        leaves a delivery without an entry only until the event is consumed again
-        (its offset was not committed), which adds the entry.
+        leaves a delivery without an entry only until the event is consumed again (its
+        offset was not committed): then the delivery is found still pending and gets
+        its entry. A delivery found done (a replay of an old event) gets none.
         """
-        await insert_new(self.deliveries, deliveries)
-        await self.queue.enqueue(
-            DueQueue.entry(d["_id"], d["next_attempt_at"], endpoint_id=d["endpoint_id"],
-                           organization_id=d["organization_id"], created_at=d["created_at"])
-            for d in deliveries
-        )
+        inserted = await insert_new(self.deliveries, deliveries)
+        todo = deliveries
+        if inserted < len(deliveries):
+            ids = [d["_id"] for d in deliveries]
+            stored = {d["_id"]: d for d in await self.deliveries.find({"_id": {"$in": ids}}, {"status": 1}).to_list(None)}
+            todo = [d for d in deliveries if stored.get(d["_id"], {}).get("status", PENDING) == PENDING]
+        entries = [queue_entry(d, d["next_attempt_at"]) for d in todo]
+        await self.queue.enqueue(entries)
+        return entries
 
     async def get(self, delivery_id: str) -> dict[str, Any] | None:
         return await self.deliveries.find_one({"_id": delivery_id})
@@ -93,9 +97,9 @@ class DeliveryStore:
             return_document=ReturnDocument.AFTER,
         )
         if updated is not None:
-            await self.queue.make_due(delivery["_id"], now, {"endpoint_id": delivery["endpoint_id"],
-                                                             "organization_id": delivery["organization_id"],
-                                                             "created_at": delivery["created_at"]})
+            entry = queue_entry(updated, now)
+            await self.queue.make_due(delivery["_id"], now, {k: v for k, v in entry.items()
+                                                             if k not in ("_id", "due_at") and not k.startswith("lease_")})
         return updated
 
     async def for_endpoint(
@@ -114,6 +118,17 @@ class DeliveryStore:
         page = docs[:limit]
         next_cursor = encode_cursor(page[-1]) if len(docs) > limit and page else None
         return page, next_cursor
+
+
+def queue_entry(delivery: dict[str, Any], due_at: datetime) -> dict[str, Any]:
+    """The queue entry of a pending delivery: everything an attempt needs, so that claiming it
+    is the only read before the attempt (the delivery itself is only written to)."""
+    return DueQueue.entry(
+        delivery["_id"], due_at, endpoint_id=delivery["endpoint_id"], organization_id=delivery["organization_id"],
+        webhook_id=delivery["webhook_id"], body=delivery["body"], event_time=delivery["event_time"],
+        attempts_in_round=delivery.get("attempts_in_round", 0), attempted=bool(delivery.get("attempts")),
+        created_at=delivery["created_at"],
+    )
 
 
 class InvalidCursor(ValueError):

@@ -18,12 +18,13 @@ import heapq
 import itertools
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.notifications import metrics
-from services.notifications.deliveries import EXHAUSTED, FAILED, FINAL, PENDING, SUCCEEDED, DeliveryStore
+from services.notifications.deliveries import EXHAUSTED, FAILED, FINAL, PENDING, SUCCEEDED, DeliveryStore, queue_entry
 from services.notifications.directory import Directory, active_secrets
 from services.notifications.domain.attempt_outcome import Verdict, honours_retry_after, judge, metric_outcome
 from services.notifications.domain.retry_schedule import RetrySchedule
@@ -31,6 +32,8 @@ from services.notifications.due_queue import DueQueue
 from services.notifications.webhook_sender import WebhookSender
 
 log = logging.getLogger(__name__)
+
+ENDPOINT_CACHE_SECONDS = 1.0
 
 OnDisabled = Callable[[str, dict[str, Any], str], Awaitable[None]]
 """(organization_id, endpoint, reason): an endpoint was disabled."""
@@ -59,6 +62,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._rng = random.Random()
+        self._orgs: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
 
     # ------------------------------------------------------------------ feeding
 
@@ -103,7 +107,7 @@ class Dispatcher:
             await asyncio.sleep(self.sweep_interval)
 
     async def sweep(self) -> None:
-        entries = await self.queue.scan()
+        entries = await self.queue.scan({"body": 0})
         now = datetime.now(UTC)
         metrics.QUEUE_DEPTH.set(len(entries))
         oldest = min((e["created_at"] for e in entries if e.get("created_at")), default=None)
@@ -135,34 +139,49 @@ class Dispatcher:
         if again is not None:
             self.offer(delivery_id, endpoint_id, again)
 
+    async def _endpoint(self, org_id: str, endpoint_id: str) -> dict[str, Any] | None:
+        """The endpoint as read at most `ENDPOINT_CACHE_SECONDS` ago: a disabled or deleted endpoint
+        gets attempts for at most that long more, a rotated secret's predecessor still verifies."""
+        now = time.monotonic()
+        hit = self._orgs.get(org_id)
+        if hit is None or now - hit[0] > ENDPOINT_CACHE_SECONDS:
+            hit = (now, await self.directory.endpoints(org_id))
+            self._orgs[org_id] = hit
+            if len(self._orgs) > 10_000:
+                self._orgs.clear()
+        return hit[1].get(endpoint_id)
+
     async def attempt(self, delivery_id: str) -> datetime | None:
         """One attempt if the delivery is due and ours; when its next attempt is due (None: done or not ours)."""
         now = datetime.now(UTC)
-        if await self.queue.claim(delivery_id, now) is None:
+        entry = await self.queue.claim(delivery_id, now)
+        if entry is None:
             return None  # not due, gone, or another replica holds it
-        delivery = await self.deliveries.get(delivery_id)
-        if delivery is None or delivery["status"] in FINAL:
-            await self.queue.done(delivery_id)
-            return None
-        org_id = delivery["organization_id"]
-        endpoint = await self.directory.endpoint(org_id, delivery["endpoint_id"])
+        if "body" not in entry:  # written by an older version: read the delivery itself
+            delivery = await self.deliveries.get(delivery_id)
+            if delivery is None or delivery["status"] in FINAL:
+                await self.queue.done(delivery_id)
+                return None
+            entry = {**queue_entry(delivery, entry["due_at"]), **{k: entry[k] for k in ("lease_boot",) if k in entry}}
+        org_id = entry["organization_id"]
+        endpoint = await self._endpoint(org_id, entry["endpoint_id"])
         if endpoint is None or endpoint.get("status") != "active":
             reason = "endpoint_deleted" if endpoint is None else "endpoint_disabled"
             await self.deliveries.end(delivery_id, reason)
             await self.queue.done(delivery_id)
             metrics.DELIVERIES_ENDED.labels(FAILED).inc()
             return None
-        if not delivery.get("attempts"):
-            metrics.FIRST_ATTEMPT_SECONDS.observe(max(0.0, (now - delivery["event_time"]).total_seconds()))
+        if not entry.get("attempted"):
+            metrics.FIRST_ATTEMPT_SECONDS.observe(max(0.0, (now - entry["event_time"]).total_seconds()))
         result = await self.sender.send(
-            endpoint["url"], secrets=active_secrets(endpoint, now), webhook_id=delivery["webhook_id"],
-            body=delivery["body"], now=now,
+            endpoint["url"], secrets=active_secrets(endpoint, now), webhook_id=entry["webhook_id"],
+            body=entry["body"], now=now,
         )
         outcome = metric_outcome(result)
         metrics.ATTEMPTS.labels(outcome).inc()
         metrics.ATTEMPT_SECONDS.observe(result.duration_ms / 1000)
         attempt = {"at": now, "response_status": result.status, "error": result.error, "duration_ms": result.duration_ms}
-        attempts = delivery.get("attempts_in_round", 0) + 1
+        attempts = entry.get("attempts_in_round", 0) + 1
         verdict = judge(result)
         next_at: datetime | None = None
         ended_reason = None
@@ -176,13 +195,15 @@ class Dispatcher:
                 status = EXHAUSTED
             else:
                 status, next_at = PENDING, datetime.now(UTC) + timedelta(seconds=delay)
+        # The log first, then the queue: a crash between the two repeats an attempt (at least
+        # once), it never loses one.
         await self.deliveries.record_attempt(delivery_id, attempt, status=status, next_attempt_at=next_at,
                                              attempts_in_round=attempts, ended_reason=ended_reason)
         if next_at is None:
             await self.queue.done(delivery_id)
             metrics.DELIVERIES_ENDED.labels(status).inc()
         else:
-            await self.queue.reschedule(delivery_id, next_at)
+            await self.queue.reschedule(delivery_id, next_at, attempts_in_round=attempts, attempted=True)
         await self._endpoint_health(org_id, endpoint, verdict, now)
         return next_at
 
@@ -194,6 +215,8 @@ class Dispatcher:
             disabled, reason = await self.directory.disable(org_id, endpoint["endpoint_id"], "gone", now), "gone"
         else:
             disabled, reason = await self.directory.record_failure(org_id, endpoint, now, self.disable_after), "failing"
+        if verdict is not Verdict.SUCCEEDED:
+            self._orgs.pop(org_id, None)  # its failing_since or status just changed
         if disabled:
             metrics.ENDPOINTS_DISABLED.labels(reason).inc()
             log.warning("webhook endpoint disabled", extra={"organization_id": org_id, "status": reason})

@@ -64,16 +64,17 @@ class DueQueue:
         return await insert_new(self.entries, list(entries))
 
     async def make_due(self, entry_id: str, due_at: datetime, fields: Mapping[str, Any]) -> None:
-        """Due at `due_at` (a redelivery); an entry in flight keeps its lease, its holder reschedules."""
+        """Due at `due_at` with `fields` (a redelivery); an entry in flight keeps its lease, its holder
+        reschedules it."""
         try:
             await self.entries.update_one(
                 {"_id": entry_id},
-                {"$set": {"due_at": due_at},
-                 "$setOnInsert": {"lease_until": EPOCH, "lease_replica": "", "lease_boot": "", **fields}},
+                {"$set": {"due_at": due_at, **fields},
+                 "$setOnInsert": {"lease_until": EPOCH, "lease_replica": "", "lease_boot": ""}},
                 upsert=True,
             )
         except DuplicateKeyError:
-            await self.entries.update_one({"_id": entry_id}, {"$set": {"due_at": due_at}})
+            await self.entries.update_one({"_id": entry_id}, {"$set": {"due_at": due_at, **fields}})
 
     async def claim(self, entry_id: str, now: datetime | None = None) -> dict[str, Any] | None:
         now = now or datetime.now(UTC)
@@ -85,18 +86,18 @@ class DueQueue:
             return_document=ReturnDocument.AFTER,
         )
 
-    async def reschedule(self, entry_id: str, due_at: datetime) -> None:
-        """Hands a claimed entry back, due again at `due_at`."""
+    async def reschedule(self, entry_id: str, due_at: datetime, **fields: Any) -> None:
+        """Hands a claimed entry back, due again at `due_at` (with `fields` updated)."""
         await self.entries.update_one(
             {"_id": entry_id, "lease_boot": self.boot},
-            {"$set": {"due_at": due_at, "lease_until": EPOCH, "lease_replica": "", "lease_boot": ""}},
+            {"$set": {"due_at": due_at, "lease_until": EPOCH, "lease_replica": "", "lease_boot": "", **fields}},
         )
 
     async def done(self, entry_id: str) -> None:
         await self.entries.delete_one({"_id": entry_id})
 
-    async def scan(self) -> list[dict[str, Any]]:
-        return await self.entries.find({}).to_list(None)
+    async def scan(self, projection: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        return await self.entries.find({}, projection).to_list(None)
 
     def claimable(self, entry: Mapping[str, Any], now: datetime) -> bool:
         """Whether a claim of this entry (as scanned) could succeed now."""

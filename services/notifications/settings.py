@@ -17,9 +17,9 @@ class NotificationsSettings(PlatformSettings):
     """Multiplies the retry schedule of API.md (tests compress it, e.g. 0.0002)."""
     webhook_retry_jitter: float = 0.2
     webhook_disable_after_failing_seconds: float = 5 * 24 * 3600.0
-    webhook_concurrency_per_endpoint: int = 4
+    webhook_concurrency_per_endpoint: int = 16
     """Attempts in flight per endpoint per replica: one slow receiver holds at most this many."""
-    webhook_concurrency: int = 64
+    webhook_concurrency: int = 128
     """Attempts in flight per replica, all endpoints together."""
     webhook_lease_seconds: float = 30.0
     """How long a claimed delivery is this replica's; longer than one attempt."""
