@@ -65,7 +65,8 @@ class DeliveryStore:
             ids = [d["_id"] for d in deliveries]
             stored = {d["_id"]: d for d in await self.deliveries.find({"_id": {"$in": ids}}, {"status": 1}).to_list(None)}
             todo = [d for d in deliveries if stored.get(d["_id"], {}).get("status", PENDING) == PENDING]
-        entries = [queue_entry(d, d["next_attempt_at"]) for d in todo]
+        now = datetime.now(UTC)
+        entries = [self.queue.leased_to_me(queue_entry(d, d["next_attempt_at"]), now) for d in todo]
         await self.queue.enqueue(entries)
         return entries
 

@@ -63,13 +63,18 @@ class Dispatcher:
         self._tasks: set[asyncio.Task] = set()
         self._rng = random.Random()
         self._orgs: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
+        self._claimed: dict[str, dict[str, Any]] = {}
+        self._lease_margin = timedelta(seconds=sender.timeout + 5)
 
     # ------------------------------------------------------------------ feeding
 
-    def offer(self, delivery_id: str, endpoint_id: str, due_at: datetime) -> None:
+    def offer(self, delivery_id: str, endpoint_id: str, due_at: datetime, entry: dict[str, Any] | None = None) -> None:
+        """Due at `due_at`; `entry`: its queue entry, already leased to this replica (the fan-out's)."""
         if delivery_id in self._known:
             return
         self._known.add(delivery_id)
+        if entry is not None:
+            self._claimed[delivery_id] = entry
         heapq.heappush(self._heap, (due_at, next(self._seq), delivery_id, endpoint_id))
         self._wake.set()
 
@@ -136,6 +141,7 @@ class Dispatcher:
             log.warning("delivery attempt failed to complete", extra={"error_type": type(exc).__name__})
         finally:
             self._known.discard(delivery_id)
+            self._claimed.pop(delivery_id, None)
         if again is not None:
             self.offer(delivery_id, endpoint_id, again)
 
@@ -154,7 +160,9 @@ class Dispatcher:
     async def attempt(self, delivery_id: str) -> datetime | None:
         """One attempt if the delivery is due and ours; when its next attempt is due (None: done or not ours)."""
         now = datetime.now(UTC)
-        entry = await self.queue.claim(delivery_id, now)
+        entry = self._claimed.pop(delivery_id, None)
+        if entry is None or not self.queue.still_mine(entry, now, self._lease_margin):
+            entry = await self.queue.claim(delivery_id, now)
         if entry is None:
             return None  # not due, gone, or another replica holds it
         if "body" not in entry:  # written by an older version: read the delivery itself

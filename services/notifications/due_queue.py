@@ -63,6 +63,15 @@ class DueQueue:
     async def enqueue(self, entries: Iterable[dict[str, Any]]) -> int:
         return await insert_new(self.entries, list(entries))
 
+    def leased_to_me(self, entry: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """The entry as this replica's from the start: the work that created it does it next,
+        without a claim (a round trip saved per delivery); others see it leased."""
+        return {**entry, "lease_until": now + self.lease, "lease_replica": self.replica, "lease_boot": self.boot}
+
+    def still_mine(self, entry: dict[str, Any], now: datetime, margin: timedelta) -> bool:
+        """Whether an entry this replica leased is safely its own for `margin` more."""
+        return entry.get("lease_boot") == self.boot and entry["lease_until"] - margin > now
+
     async def make_due(self, entry_id: str, due_at: datetime, fields: Mapping[str, Any]) -> None:
         """Due at `due_at` with `fields` (a redelivery); an entry in flight keeps its lease, its holder
         reschedules it."""

@@ -82,10 +82,10 @@ class Fanout:
                 "attempts": [], "attempts_in_round": 0, "round": 1, "next_attempt_at": now, "created_at": now,
             })  # fmt: skip
         if new:
-            await self.deliveries.record(new)
+            entries = await self.deliveries.record(new)
             metrics.DELIVERIES_CREATED.inc(len(new))
-            for delivery in new:
-                self.dispatcher.offer(delivery["_id"], delivery["endpoint_id"], now)
+            for entry in entries:
+                self.dispatcher.offer(entry["_id"], entry["endpoint_id"], now, entry)
         if event.type in EMAILED_EVENT_TYPES:
             content = email_for(event.type, webhook_data(event.type, event.data), self.portal_url)
             await self.mailer.record(f"event:{event.id}", org_id, event.type, content)

@@ -1,11 +1,13 @@
-"""Sends one signed attempt to a receiver, over a connection pinned to the address that was checked.
+"""Sends one signed attempt to a receiver, over a connection pinned to addresses that were checked.
 
-The host is resolved here, every address it resolves to is checked
-(domain/target_policy.py), and the request goes to the first checked address itself:
-the URL names the IP, the Host header and (for https) the TLS server name and the
-certificate check name the original host. A second resolution that could answer
-differently (DNS rebinding) never happens. One client per host name keeps pooled
-TLS connections from being reused for another name that shares an address.
+aiohttp resolves a receiver's host only through CheckedResolver: it resolves the
+name once, checks every address (domain/target_policy.py) and hands back exactly
+those addresses to connect to, so no second resolution can answer differently (DNS
+rebinding). The URL keeps the name, so the Host header, the TLS server name and the
+certificate check are the name's. An address literal never reaches a resolver: it
+is checked before the request. A pooled keep-alive connection goes to the address it
+was opened to, which was checked then. (aiohttp, not httpx, for the CPU: the
+dispatcher's share of each delivery is mostly client overhead; README dependencies.)
 
 Redirects are never followed (a 3xx is a failed attempt), proxies from the
 environment are ignored, the whole attempt (resolution included) ends after the
@@ -17,29 +19,27 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-import ssl
 import time
-from collections import OrderedDict
 from datetime import datetime
 
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from standardwebhooks.webhooks import Webhook
 
 from services.notifications.domain.attempt_outcome import AttemptResult
 from services.notifications.domain.retry_schedule import parse_retry_after
-from services.notifications.domain.target_policy import IPAddress, Target, TargetRefused, check_addresses, parse_target
+from services.notifications.domain.target_policy import (
+    IPAddress, Target, TargetRefused, check_address, check_addresses, parse_target,
+)
 
 USER_AGENT = "provider-platform-webhooks/1"
 MAX_ANSWER_BYTES = 64 * 1024
-MAX_CLIENTS = 256
 
 
-async def resolve(target: Target) -> list[IPAddress]:
-    if target.literal is not None:
-        return [target.literal]
+async def resolve_host(host: str, port: int) -> list[IPAddress]:
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise TargetRefused("unresolvable", "The target's host name does not resolve.") from exc
     seen: list[IPAddress] = []
@@ -50,8 +50,12 @@ async def resolve(target: Target) -> list[IPAddress]:
     return seen
 
 
+async def resolve(target: Target) -> list[IPAddress]:
+    return [target.literal] if target.literal is not None else await resolve_host(target.host, target.port)
+
+
 async def checked_target(url: str, *, allow_private: bool, require_https: bool) -> tuple[Target, IPAddress]:
-    """The parsed target and the address to connect to; TargetRefused otherwise."""
+    """The parsed target and the first address to connect to; TargetRefused otherwise (endpoint creation)."""
     target = parse_target(url, require_https=require_https)
     return target, check_addresses(await resolve(target), allow_private=allow_private)
 
@@ -61,87 +65,94 @@ def sign(secrets: list[str], webhook_id: str, timestamp: datetime, body: str) ->
     return " ".join(Webhook(secret).sign(webhook_id, timestamp, body) for secret in secrets)
 
 
+class CheckedResolver(AbstractResolver):
+    """aiohttp's only way to a receiver's address: resolve once, check all, connect to those."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        addresses = await resolve_host(host, port)
+        check_addresses(addresses, allow_private=self.allow_private)
+        return [
+            ResolveResult(hostname=host, host=str(a), port=port, family=socket.AF_INET6 if a.version == 6 else socket.AF_INET,
+                          proto=0, flags=socket.AI_NUMERICHOST)
+            for a in addresses
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
 class WebhookSender:
     def __init__(self, *, timeout_seconds: float, allow_private: bool, require_https: bool) -> None:
         self.timeout = timeout_seconds
         self.allow_private = allow_private
         self.require_https = require_https
-        self._clients: OrderedDict[str, httpx.AsyncClient] = OrderedDict()
+        self._session: aiohttp.ClientSession | None = None
 
-    def _client(self, host: str) -> httpx.AsyncClient:
-        client = self._clients.get(host)
-        if client is None:
-            client = httpx.AsyncClient(
-                follow_redirects=False, trust_env=False, timeout=httpx.Timeout(self.timeout),
-                limits=httpx.Limits(max_connections=16, max_keepalive_connections=4, keepalive_expiry=30),
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                resolver=CheckedResolver(self.allow_private), use_dns_cache=False, limit=512, limit_per_host=32,
+                keepalive_timeout=30,
             )
-            self._clients[host] = client
-            while len(self._clients) > MAX_CLIENTS:
-                _, old = self._clients.popitem(last=False)
-                asyncio.get_running_loop().create_task(old.aclose())
-        self._clients.move_to_end(host)
-        return client
+            self._session = aiohttp.ClientSession(
+                connector=connector, trust_env=False, timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"User-Agent": USER_AGENT}, auto_decompress=False,
+            )
+        return self._session
 
     async def close(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
-        self._clients.clear()
+        if self._session is not None:
+            await self._session.close()
 
     async def send(self, url: str, *, secrets: list[str], webhook_id: str, body: str, now: datetime) -> AttemptResult:
         started = time.perf_counter()
         try:
+            target = parse_target(url, require_https=self.require_https)
+            if target.literal is not None:
+                check_address(target.literal, allow_private=self.allow_private)
             async with asyncio.timeout(self.timeout):
-                target, address = await checked_target(url, allow_private=self.allow_private,
-                                                       require_https=self.require_https)
-                response_status, retry_after = await self._post(target, address, secrets, webhook_id, body, now)
+                status, retry_after = await self._post(target, secrets, webhook_id, body, now)
         except TargetRefused as exc:
             return AttemptResult(error=f"target_refused:{exc.code}", duration_ms=_ms(started))
-        except (TimeoutError, httpx.TimeoutException):
-            return AttemptResult(error="timeout", duration_ms=_ms(started))
-        except httpx.ConnectError as exc:
-            cause = exc.__cause__ or exc.__context__
-            code = "tls_error" if isinstance(cause, ssl.SSLError) or "SSL" in type(cause).__name__ else "connect_error"
+        except aiohttp.ClientConnectorError as exc:
+            refused = _refusal(exc)
+            if refused is not None:
+                return AttemptResult(error=f"target_refused:{refused.code}", duration_ms=_ms(started))
+            code = "tls_error" if isinstance(exc, aiohttp.ClientSSLError) else "connect_error"
             return AttemptResult(error=code, duration_ms=_ms(started))
-        except (httpx.RemoteProtocolError, httpx.LocalProtocolError):
+        except TimeoutError:
+            return AttemptResult(error="timeout", duration_ms=_ms(started))
+        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError):
             return AttemptResult(error="protocol_error", duration_ms=_ms(started))
-        except httpx.HTTPError:
+        except (aiohttp.ClientError, OSError):
             return AttemptResult(error="network_error", duration_ms=_ms(started))
-        except OSError:
-            return AttemptResult(error="network_error", duration_ms=_ms(started))
-        return AttemptResult(status=response_status, retry_after=retry_after, duration_ms=_ms(started))
+        return AttemptResult(status=status, retry_after=retry_after, duration_ms=_ms(started))
 
-    async def _post(
-        self, target: Target, address: IPAddress, secrets: list[str], webhook_id: str, body: str, now: datetime
-    ) -> tuple[int, float | None]:
-        literal = f"[{address}]" if address.version == 6 else str(address)
-        default_port = 443 if target.scheme == "https" else 80
-        host_header = target.host if target.literal is None else (f"[{target.host}]" if ":" in target.host else target.host)
-        if target.port != default_port:
-            host_header += f":{target.port}"
+    async def _post(self, target: Target, secrets: list[str], webhook_id: str, body: str, now: datetime) -> tuple[int, float | None]:
         headers = {
-            "host": host_header,
             "content-type": "application/json",
-            "user-agent": USER_AGENT,
             "webhook-id": webhook_id,
             "webhook-timestamp": str(int(now.timestamp())),
             "webhook-signature": sign(secrets, webhook_id, now, body),
         }
-        extensions = {"sni_hostname": target.host} if target.scheme == "https" and target.literal is None else {}
-        client = self._client(f"{target.scheme}://{target.host}:{target.port}")
-        request = client.build_request(
-            "POST", f"{target.scheme}://{literal}:{target.port}{target.path_and_query}",
-            content=body.encode(), headers=headers, extensions=extensions,
-        )
-        response = await client.send(request, stream=True)
-        try:
-            read = 0
-            async for chunk in response.aiter_raw():
-                read += len(chunk)
-                if read >= MAX_ANSWER_BYTES:
-                    break
-        finally:
-            await response.aclose()
-        return response.status_code, parse_retry_after(response.headers.get("retry-after"))
+        async with self._client().post(target.url, data=body.encode(), headers=headers, allow_redirects=False) as response:
+            await response.content.read(MAX_ANSWER_BYTES)
+            return response.status, parse_retry_after(response.headers.get("retry-after"))
+
+
+def _refusal(exc: BaseException) -> TargetRefused | None:
+    """The TargetRefused behind an aiohttp connection error, if the resolver refused."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        if isinstance(current, TargetRefused):
+            return current
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
 
 
 def _ms(started: float) -> float:

@@ -83,8 +83,10 @@ async def test_a_refused_target_is_never_connected_to():
             result = await sender.send(f"http://{host}:{port}/x", secrets=[new_secret()], webhook_id="m", body=BODY,
                                        now=datetime.now(UTC))
             assert result.error == "target_refused:loopback_address", result
-        closed = await WebhookSender(timeout_seconds=2, allow_private=True, require_https=False).send(
-            "http://127.0.0.1:1/x", secrets=[new_secret()], webhook_id="m", body=BODY, now=datetime.now(UTC))
+        local = WebhookSender(timeout_seconds=2, allow_private=True, require_https=False)
+        closed = await local.send("http://127.0.0.1:1/x", secrets=[new_secret()], webhook_id="m", body=BODY,
+                                  now=datetime.now(UTC))
+        await local.close()
         assert closed.error == "connect_error"
     finally:
         await sender.close()
