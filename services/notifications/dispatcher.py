@@ -147,14 +147,20 @@ class Dispatcher:
 
     async def _endpoint(self, org_id: str, endpoint_id: str) -> dict[str, Any] | None:
         """The endpoint as read at most `ENDPOINT_CACHE_SECONDS` ago: a disabled or deleted endpoint
-        gets attempts for at most that long more, a rotated secret's predecessor still verifies."""
+        gets attempts for at most that long more, a rotated secret's predecessor still verifies.
+        One missing or not active in the cached read is read again: an endpoint created since
+        must not look deleted."""
         now = time.monotonic()
         hit = self._orgs.get(org_id)
-        if hit is None or now - hit[0] > ENDPOINT_CACHE_SECONDS:
-            hit = (now, await self.directory.endpoints(org_id))
-            self._orgs[org_id] = hit
-            if len(self._orgs) > 10_000:
-                self._orgs.clear()
+        fresh = hit is None or now - hit[0] > ENDPOINT_CACHE_SECONDS
+        if not fresh:
+            endpoint = hit[1].get(endpoint_id)
+            if endpoint is not None and endpoint.get("status") == "active":
+                return endpoint
+        hit = (now, await self.directory.endpoints(org_id))
+        self._orgs[org_id] = hit
+        if len(self._orgs) > 10_000:
+            self._orgs.clear()
         return hit[1].get(endpoint_id)
 
     async def attempt(self, delivery_id: str) -> datetime | None:
