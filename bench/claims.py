@@ -50,6 +50,7 @@ class ClaimWatcher:
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
         self.decided: dict[str, tuple[float, str]] = {}
+        self.paid: dict[str, float] = {}
         self.received_seen = 0
         self.sample_received = None  # (value bytes, headers, key) of one claim.received
         self._consumer: AIOKafkaConsumer | None = None
@@ -91,6 +92,8 @@ class ClaimWatcher:
                     elif kind in DECIDED:
                         subject = orjson.loads(record.value)["subject"]
                         self.decided.setdefault(subject, (now, kind.decode()))
+                    elif kind == b"claim.paid":
+                        self.paid.setdefault(orjson.loads(record.value)["subject"], now)
 
     async def wait_for(self, claim_ids: list[str], timeout: float) -> int:
         """Waits until every claim is decided or the timeout; returns how many are still missing."""

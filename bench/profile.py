@@ -48,6 +48,10 @@ class Profile:
     eligibility_warmup: int = 60
     mongo_micro_iterations: int = 200
     mongo_micro_step_seconds: float = 3.0
+    # payments: this many clean claims submitted, processed, then paid by one run
+    payment_claims: int = 10_000
+    payment_members: int = 200
+    payment_wait: float = 600.0  # for the claims to be processed, and again to be paid
     scan_probe_sizes: tuple[int, ...] = (1_000, 4_000)
     # notifications: webhooks to receivers on loopback
     webhook_rate: float = 100.0
@@ -73,6 +77,9 @@ QUICK = Profile(
     e2e_claims=60,
     e2e_submit_seconds=4.0,
     e2e_wait=6.0,
+    payment_claims=300,
+    payment_members=20,
+    payment_wait=120.0,
     claims_open_rate=50.0,
     claims_open_seconds=3.0,
     growth_rate=20.0,

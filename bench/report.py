@@ -218,6 +218,7 @@ def render(results: dict) -> str:
             for label, plan in (micro.get("scan_probe_explain") or {}).items():
                 out.append(f"  plan {label}: {json.dumps(plan, default=str)[:240]}")
     out.extend(_claims_flow(results))
+    out.extend(_payments(results))
     out.extend(_targets(results))
     if results.get("error"):
         out.append(f"\n!! the run ended early: {results['error']}")
@@ -268,6 +269,25 @@ def _claims_flow(results: dict) -> list[str]:
                           "CPU ms per delivery"], rows))
         out.append("latency: the event's time (stamped before producing) -> the receiver's first request of its "
                    "webhook-id.")
+    return out
+
+
+def _payments(results: dict) -> list[str]:
+    pay = results.get("payments")
+    if not pay or not pay.get("run"):
+        return []
+    run = pay["run"]
+    out = [f"\n-- Payments: {pay['accepted']} clean claims processed, then one payment run, then claim.paid --"]
+    out.append(table(
+        ["claims in run", "payments", "run s", "run claims/s", "processed/s", "paid", "not paid",
+         "submit -> paid claims/s", "run done -> last paid s", "CPU ms per claim"],
+        [[run.get("claims"), run.get("payments"), run.get("seconds"), run.get("run_claims_per_s"),
+          pay.get("processed_per_s"), pay.get("paid"), pay.get("not_paid_in_time"), pay.get("end_to_end_paid_per_s"),
+          pay.get("run_completed_to_last_paid_s"), _per(pay.get("cpu_ms_per_claim"), 6)]],
+    ))  # fmt: skip
+    out.append("run claims/s: the claims in the run (earlier parts' processed claims included) / the time "
+               "POST /v1/admin/payment-runs took; submit -> paid: this part's claims / (first submission -> "
+               "last claim.paid on claims.events), the run requested once all were processed.")
     return out
 
 

@@ -13,11 +13,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from contracts import topics
 from contracts.adjudicated import AdjudicatedLine, Totals
 from contracts.contract import EventContract
-from contracts.money import SignedMoney
+from contracts.money import Money, SignedMoney
 
 CLAIM_ADJUDICATED = "claim.adjudicated"
 ACCUMULATORS_APPLIED = "accumulators.applied"
 AUTHORIZATION_UNITS_USED = "authorization.units_used"
+REMITTANCE_ISSUED = "remittance.issued"
+CLAIM_PAYMENT_ISSUED = "claim.payment_issued"
 
 
 class PendRequest(BaseModel):
@@ -98,6 +100,43 @@ class AuthorizationUnitsUsed(BaseModel):
     units: int
 
 
+class RemittanceIssued(BaseModel):
+    """A payment run issued one organisation's payment and remittance (835): ids and money, no patient data.
+
+    Published by the payments process of adjudication once the remittance is stored;
+    keyed by organisation. A restart may publish it again under the same event id.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    remittance_id: str
+    payment_run_id: str
+    organization_id: str
+    eft_trace_number: str
+    amount: Money
+    paid_at: AwareDatetime
+    claim_count: int
+    provider_adjustments_total: SignedMoney
+
+
+class ClaimPaymentIssued(BaseModel):
+    """A remittance paid this processed claim; the claims service records it as claim.paid.
+
+    Keyed by the claim's member id, like the decision it pays. amount is the claim's
+    paid total as adjudicated (possibly 0.00: the payment run still settles it).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    claim_id: str
+    remittance_id: str
+    payment_run_id: str
+    organization_id: str
+    eft_trace_number: str
+    paid_at: AwareDatetime
+    amount: Money
+
+
 CONTRACTS = (
     EventContract(CLAIM_ADJUDICATED, topics.ADJUDICATION, AdjudicationDecision,
                   "Adjudication priced a received claim; the claims service applies the decision."),
@@ -105,4 +144,8 @@ CONTRACTS = (
                   "A decision moved a member's deductible / out-of-pocket accumulators (signed deltas)."),
     EventContract(AUTHORIZATION_UNITS_USED, topics.ADJUDICATION, AuthorizationUnitsUsed,
                   "A decision used (or a reversal gave back) units of an approved authorization."),
+    EventContract(REMITTANCE_ISSUED, topics.ADJUDICATION, RemittanceIssued,
+                  "A payment run issued an organisation's payment and 835-style remittance."),
+    EventContract(CLAIM_PAYMENT_ISSUED, topics.ADJUDICATION, ClaimPaymentIssued,
+                  "A remittance paid a processed claim; the claims service records it as claim.paid."),
 )

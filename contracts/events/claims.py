@@ -99,6 +99,12 @@ class ClaimAdjudicated(Payload):
     totals: Totals
     reason_codes: list[str] = []
     """Distinct "GROUP-CARC" codes of the adjustments, e.g. ["CO-45"], for the timeline."""
+    organization_id: str | None = None
+    """The claim's own facts again (from claim.received), so that a payment run can pay the
+    decision from this one event; absent on events written before they were added."""
+    member_id: str | None = None
+    billing_provider: BillingProvider | None = None
+    received_at: AwareDatetime | None = None
 
 
 class ClaimPaid(Payload):

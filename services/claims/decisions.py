@@ -8,11 +8,17 @@ request's answer; a redelivered, stale or late decision is ignored (Claim.apply_
 import logging
 
 from contracts.envelope import CloudEvent
-from contracts.events.adjudication import CLAIM_ADJUDICATED, AdjudicationDecision
+from contracts.events.adjudication import (
+    CLAIM_ADJUDICATED,
+    CLAIM_PAYMENT_ISSUED,
+    AdjudicationDecision,
+    ClaimPaymentIssued,
+)
 from infra.aggregates import ConcurrentUpdate
 from infra.consumer import TransientError
 from services.claims.domain import Claim, ClaimEvent, InvalidTransition
 from services.claims.domain.claim import DEFAULT_INFO_REQUEST_DUE_DAYS
+from services.claims.metrics import DAYS_TO_PAYMENT
 from services.claims.repository import ClaimRepository
 
 log = logging.getLogger(__name__)
@@ -34,7 +40,40 @@ class DecisionApplier:
         self.info_request_due_days = info_request_due_days
 
     def subscriptions(self) -> dict:
-        return {CLAIM_ADJUDICATED: self.on_decision}
+        return {CLAIM_ADJUDICATED: self.on_decision, CLAIM_PAYMENT_ISSUED: self.on_payment}
+
+    async def on_payment(self, payment: ClaimPaymentIssued, event: CloudEvent) -> None:
+        """claim.paid: the payment run paid the claim (a redelivery or a replayed run changes nothing)."""
+        recorded_days: list[float] = []
+
+        def pay(claim: Claim | None) -> list[ClaimEvent]:
+            if claim is None:
+                raise DecisionForUnknownClaim("payment for a claim not stored here")
+            recorded = claim.record_payment(
+                remittance_id=payment.remittance_id, eft_trace_number=payment.eft_trace_number,
+                paid_at=payment.paid_at, amount=payment.amount,
+            )
+            if recorded and claim.received is not None:
+                days = (payment.paid_at - claim.received.received_at).total_seconds() / 86400
+                recorded_days[:] = [days]
+            return recorded
+
+        try:
+            await self.claims.execute(payment.claim_id, pay, causation_id=event.id, correlation_id=event.correlationid)
+        except DecisionForUnknownClaim:
+            log.warning("payment for a claim not stored here; parking it",
+                        extra={"event_id": event.id, "event_type": event.type})
+            raise
+        except InvalidTransition:
+            # Voided or replaced before the payment was recorded: the payment run reverses
+            # it in its next remittance (a reversal, status 22); the claim stays closed.
+            log.warning("payment not recorded: the claim is closed",
+                        extra={"event_id": event.id, "event_type": event.type})
+            return
+        except ConcurrentUpdate as exc:
+            raise TransientError("claim changed concurrently") from exc
+        if recorded_days:
+            DAYS_TO_PAYMENT.observe(max(recorded_days[0], 0.0))
 
     async def on_decision(self, decision: AdjudicationDecision, event: CloudEvent) -> None:
         def decide(claim: Claim | None) -> list[ClaimEvent]:

@@ -77,6 +77,10 @@ class Payment(BaseModel):
     eft_trace_number: str
     paid_at: str
     amount: str
+    days_to_payment: int | None = Field(
+        default=None, description="Calendar days from receipt to payment (prompt-pay laws: commonly 30 for "
+        "clean electronic claims, 15 in some states).",
+    )
 
 
 class InfoRequestView(BaseModel):

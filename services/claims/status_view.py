@@ -26,6 +26,13 @@ _EMPTY_AMOUNTS = {
 }
 
 
+def days_between(received_at: str, paid_at: str) -> int:
+    """Calendar days (UTC) from receipt to payment, as prompt-pay laws count them."""
+    def day(instant: str) -> date:
+        return datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(UTC).date()
+    return (day(paid_at) - day(received_at)).days
+
+
 def project(view: dict[str, Any] | None, event_type: str, data: dict[str, Any], version: int) -> dict[str, Any] | None:
     """The view after the event at `version`; None when the event is already reflected."""
     if view is not None and view["version"] >= version:
@@ -49,6 +56,7 @@ def project(view: dict[str, Any] | None, event_type: str, data: dict[str, Any], 
         view["payment"] = {
             "remittance_id": data["remittance_id"], "eft_trace_number": data["eft_trace_number"],
             "paid_at": data["paid_at"], "amount": data["amount"],
+            "days_to_payment": days_between(view["received_at"], data["paid_at"]),
         }
         view["timeline"].append({"status": "paid", "at": data["paid_at"]})
     elif event_type == CLAIM_VOIDED:

@@ -29,6 +29,9 @@ TEST_SERVICE_ENV = {
     "PLATFORM_ADMIN_CLIENT_ID": ADMIN_ID,
     "PLATFORM_ADMIN_CLIENT_SECRET": ADMIN_SECRET,
     "SWEEP_INTERVAL_SECONDS": "1",
+    # Payment runs only when a test asks (POST /v1/admin/payment-runs): a schedule would
+    # pay claims other tests expect to find processed.
+    "PAYMENT_RUN_INTERVAL_SECONDS": "0",
     "MONGODB_DATABASE_PREFIX": "test_",
     "FAUST_DATADIR": str(TEST_HOME / "data" / "faust"),
     "LOG_LEVEL": "INFO",

@@ -30,7 +30,7 @@ def properties(text: str) -> dict[str, str]:
 def test_default_ports_follow_the_documented_layout(tmp_path):
     s = make_stack(tmp_path, kafka_port=9092, service_port_base=8100)
     assert s.kafka_ports(1) == [(9092, 9093)]
-    assert [s.service_port(n) for n in stack.SERVICES] == [8101, 8102, 8103, 8104, 8105, 8106]
+    assert [s.service_port(n) for n in stack.SERVICES] == [8101, 8102, 8103, 8104, 8107, 8105, 8106]
     assert s.service_url("identity") == "http://127.0.0.1:8101"
     assert s.bootstrap_servers == "127.0.0.1:9092"
     assert s.mongodb_uri == "mongodb://127.0.0.1:39017/"

@@ -300,6 +300,10 @@ class Claim:
             reason_codes=sorted(
                 {f"{adj.group}-{adj.carc}" for line in parsed.lines for adj in line.adjustments}
             ),
+            organization_id=self.received.organization_id,
+            member_id=self.received.member_id,
+            billing_provider=self.received.billing_provider,
+            received_at=self.received.received_at,
         )
         event_type = CLAIM_DENIED if parsed.outcome == "denied" else CLAIM_PROCESSED
         return [self._next(event_type, payload)]
@@ -345,10 +349,21 @@ class Claim:
     def record_payment(
         self, *, remittance_id: str, eft_trace_number: str, paid_at: datetime, amount: Decimal | str
     ) -> list[ClaimEvent]:
-        """claim.paid once the payment run has paid the processed claim."""
+        """claim.paid once the payment run has paid the processed claim.
+
+        Also from `info_requested` when an operator asked about the claim after it was
+        processed and the payment run had already taken it: the money has moved, so the
+        payment is a fact the claim records (the request can no longer be answered).
+        A closed (voided, replaced) claim refuses it: the payment run reverses it.
+        """
         if self.payment is not None and self.payment.remittance_id == remittance_id:
             return []
-        if self.status is not ClaimStatus.PROCESSED:
+        payable = self.status is ClaimStatus.PROCESSED or (
+            self.status is ClaimStatus.INFO_REQUESTED and self.adjudication is not None
+            and self.payment is None and self.open_info_request is not None
+            and self.open_info_request.requested_by == "operator"
+        )
+        if not payable:
             raise InvalidTransition(f"a {self.status} claim cannot be paid")
         payload = ClaimPaid(
             claim_id=self.claim_id,

@@ -234,11 +234,25 @@ def test_an_operator_asks_a_received_claim():
     assert claim.apply_decision(fresh)[0].type == CLAIM_PROCESSED
 
 
-def test_an_operator_asks_a_processed_claim_which_is_then_not_payable():
+def test_a_payment_already_issued_when_an_operator_asked_is_recorded():
+    # The payments process withdraws a processed claim an operator asks about, unless a
+    # payment run had already taken it: then the money moved, and the claim records it.
     claim = received_claim()
     commit(claim, claim.apply_decision(decision()))
     commit(claim, _operator_request(claim))
     assert claim.status is ClaimStatus.INFO_REQUESTED
+    commit(claim, claim.record_payment(remittance_id="R-1", eft_trace_number="T", paid_at=ANSWERED_AT,
+                                       amount="129.62"))
+    assert claim.status is ClaimStatus.PAID
+    with pytest.raises(InvalidTransition):
+        claim.answer_info_request(next(iter(claim.info_requests)), ANSWERED_AT)
+
+
+def test_a_claim_pended_by_adjudication_cannot_be_paid():
+    claim = received_claim()
+    pend = decision("ADJ-P")
+    pend.update(outcome="info_requested", info_request={"rarc": "N350", "line_numbers": [1], "message": "describe"})
+    commit(claim, claim.apply_decision(pend))
     with pytest.raises(InvalidTransition):
         claim.record_payment(remittance_id="R-1", eft_trace_number="T", paid_at=ANSWERED_AT, amount="129.62")
 

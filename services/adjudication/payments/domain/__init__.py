@@ -44,7 +44,7 @@ from services.adjudication.payments.domain.models import (
     RemittanceClaim,
     RemittanceLine,
 )
-from services.adjudication.payments.domain.payables import claim_payable, reversal_payable
+from services.adjudication.payments.domain.payables import claim_payable, decision_payable, reversal_payable
 from services.adjudication.payments.domain.run import (
     PaymentRun,
     RemittancePlan,
@@ -58,7 +58,7 @@ from services.adjudication.payments.domain.trace import eft_trace_number, parse_
 
 __all__ = [
     "ClaimAdjustment", "Payable", "Payee", "Payment", "PaymentRun", "ProviderAdjustment", "Remittance",
-    "RemittanceClaim", "RemittanceLine", "RemittancePlan", "RunPlan", "build_run", "claim_payable",
+    "RemittanceClaim", "RemittanceLine", "RemittancePlan", "RunPlan", "build_run", "claim_payable", "decision_payable",
     "eft_trace_number", "issue_remittance", "parse_eft_trace_number", "plan_run", "remittance_id",
     "reversal_payable",
 ]

@@ -62,6 +62,22 @@ def claim_payable(received: ClaimReceived, decided: ClaimAdjudicated,
     )
 
 
+def decision_payable(decided: ClaimAdjudicated, outcome: Literal["processed", "denied"]) -> Payable:
+    """The payable of a decided claim from its claim.processed / claim.denied event alone.
+
+    The event carries the claim's organisation, billing provider and receipt (claims
+    adds them to every decision it applies), so the payments process keeps no copy of
+    claim.received; an event without them is refused (ValueError: poison).
+    """
+    if decided.organization_id is None or decided.billing_provider is None or decided.received_at is None:
+        raise ValueError("the decision event lacks the claim's organisation, billing provider or receipt")
+    received = ClaimReceived.model_construct(
+        claim_id=decided.claim_id, organization_id=decided.organization_id,
+        billing_provider=decided.billing_provider, received_at=decided.received_at,
+    )
+    return claim_payable(received, decided, outcome)
+
+
 def _neg(amount: Decimal) -> Decimal:
     return -amount if amount else ZERO  # never "-0.00"
 
