@@ -7,6 +7,7 @@ loopback that verify every request with the standardwebhooks library (none of ou
   redelivery sent again under the same webhook-id;
 - 410 disables the endpoint (and its contacts get an email); Retry-After is honoured;
   a receiver that never answers does not hold up another's deliveries;
+- a payment run arrives as claim.paid and remittance.issued (and a remittance email);
 - emails in Mailpit carry no patient data.
 """
 
@@ -19,6 +20,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from tests.support.client import claim_body, submit_until_accepted, wait_for_status
+from tests.support.payments import run_payments
 from tests.support.waiting import eventually
 from tests.support.webhooks import Mailpit, Receiver, create_endpoint, deliveries, until
 
@@ -114,6 +116,33 @@ async def test_subscribed_events_arrive_signed_thin_and_once_per_webhook_id(plat
     finally:
         await everything.stop()
         await denials.stop()
+
+
+async def test_a_payment_run_arrives_as_claim_paid_and_remittance_issued(platform, running_stack, org):
+    member = await platform.new_member(dob="1977-07-17")
+    receiver = await Receiver().start()
+    mailpit = Mailpit(running_stack.stack.mail_url)
+    try:
+        endpoint = await create_endpoint(org.client, receiver.url, ["claim.paid", "remittance.issued"])
+        receiver.secret = endpoint["secret"]
+        claim = await submit_until_accepted(org.client, clean_claim(org, member, 7))
+        await wait_for_status(org.client, claim, "processed")
+        await run_payments(await platform.operator())
+        paid = await wait_for_status(org.client, claim, "paid")
+        remittance_id = paid["payment"]["remittance_id"]
+        expected = {("claim.paid", claim), ("remittance.issued", remittance_id)}
+        await until(lambda: expected <= receiver.delivered_events(), 30, "claim.paid and remittance.issued")
+        assert not receiver.unverified()
+        issued = next(r.payload["data"] for r in receiver.verified() if r.payload["type"] == "remittance.issued")
+        assert issued["eft_trace_number"] == paid["payment"]["eft_trace_number"] and issued["amount"]
+        assert {r.payload["type"] for r in receiver.verified()} == {"claim.paid", "remittance.issued"}
+        (mail,) = await eventually(lambda: mailpit.find(remittance_id), timeout=30, what="the remittance email")
+        raw = await mailpit.raw(mail["ID"])
+        for phi in (member["member_id"], member["date_of_birth"], "Test", "Patient", "E11.9", "99213"):
+            assert phi not in raw, f"{phi!r} in the remittance email"
+    finally:
+        await receiver.stop()
+        await mailpit.close()
 
 
 async def test_secret_rotation_signs_with_both_secrets_for_a_while(platform, running_stack, org):
