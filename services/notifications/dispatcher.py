@@ -56,7 +56,9 @@ class Dispatcher:
         self.sweep_interval = sweep_interval
         self.disable_after = disable_after
         self._heap: list[tuple[datetime, int, str, str]] = []
-        self._known: set[str] = set()
+        self._due: dict[str, datetime] = {}
+        """Deliveries this replica waits to attempt, and when."""
+        self._running: set[str] = set()
         self._lanes: dict[str, asyncio.Semaphore] = {}
         self._seq = itertools.count()
         self._wake = asyncio.Event()
@@ -70,9 +72,12 @@ class Dispatcher:
 
     def offer(self, delivery_id: str, endpoint_id: str, due_at: datetime, entry: dict[str, Any] | None = None) -> None:
         """Due at `due_at`; `entry`: its queue entry, already leased to this replica (the fan-out's)."""
-        if delivery_id in self._known:
-            return
-        self._known.add(delivery_id)
+        known = self._due.get(delivery_id)
+        if known is not None and known <= due_at:
+            return  # already waiting, as early or earlier
+        # Not known, or due sooner than known (a redelivery of a delivery waiting for a retry):
+        # the older heap item is skipped when it comes up.
+        self._due[delivery_id] = due_at
         if entry is not None:
             self._claimed[delivery_id] = entry
         heapq.heappush(self._heap, (due_at, next(self._seq), delivery_id, endpoint_id))
@@ -92,7 +97,10 @@ class Dispatcher:
         while True:
             now = datetime.now(UTC)
             while self._heap and self._heap[0][0] <= now:
-                _, _, delivery_id, endpoint_id = heapq.heappop(self._heap)
+                due_at, _, delivery_id, endpoint_id = heapq.heappop(self._heap)
+                if self._due.get(delivery_id) != due_at or delivery_id in self._running:
+                    continue  # superseded by a sooner offer, or its attempt is in flight
+                self._running.add(delivery_id)
                 task = asyncio.create_task(self._in_lane(delivery_id, endpoint_id))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -140,7 +148,9 @@ class Dispatcher:
         except Exception as exc:  # noqa: BLE001 - the lease expires and the sweep brings it back
             log.warning("delivery attempt failed to complete", extra={"error_type": type(exc).__name__})
         finally:
-            self._known.discard(delivery_id)
+            self._running.discard(delivery_id)
+            if self._due.get(delivery_id) is not None and self._due[delivery_id] <= datetime.now(UTC):
+                self._due.pop(delivery_id, None)
             self._claimed.pop(delivery_id, None)
         if again is not None:
             self.offer(delivery_id, endpoint_id, again)
