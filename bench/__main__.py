@@ -13,7 +13,9 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import authorizations, baselines, claims, claims_flow, eligibility, interactions, payments, report, targets
+from bench import (
+    authorizations, baselines, claims, claims_flow, eligibility, interactions, notifications, payments, report, targets,
+)
 from bench.context import Context, log
 from bench.profile import FULL, QUICK
 from bench.stackctl import ADMIN_ID, ADMIN_SECRET, RESULTS, BenchStack
@@ -21,12 +23,14 @@ from bench.stats import CpuMeter
 from tests.support.client import Platform
 
 # Baselines first: they need an idle stack, and the claims part leaves a backlog behind.
-# Growth last: it fills the stores with 100,000 claims' documents.
+# Growth next to last: it fills the stores with 100,000 claims' documents. Notifications
+# last: it stops the adjudication worker (bench/notifications.py says why).
 PARTS = ("baselines", "claims", "interactions", "claims_open", "eligibility", "payments", "authorizations",
-         "claims_growth")
+         "claims_growth", "notifications")
 RUNNERS = {"baselines": baselines.run, "claims": claims.run, "claims_open": claims_flow.run_open,
            "eligibility": eligibility.run, "payments": payments.run, "claims_growth": claims_flow.run_growth,
-           "interactions": interactions.run, "authorizations": authorizations.run}
+           "interactions": interactions.run, "notifications": notifications.run,
+           "authorizations": authorizations.run}
 
 
 async def _run(stack: BenchStack, profile, parts: list[str], results: dict) -> None:

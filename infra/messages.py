@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from infra.http.auth import Principal
@@ -32,13 +33,25 @@ MAX_BODY_CHARACTERS = 10_000
 MAX_ATTACHMENTS_PER_MESSAGE = 20
 _NAMESPACE = uuid.UUID("7c1e5b90-3a2d-4f6e-8b47-1d9e2a6c5f03")
 
-AttachmentId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+AttachmentId = Annotated[str, AfterValidator(lambda v: _utf8(v)), StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+def _utf8(value: str) -> str:
+    # JSON may carry a lone surrogate ("\ud800"); it is no text and cannot be stored.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("invalid_text", "must be text (no lone surrogate code points)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_utf8)]
 
 
 class MessageBody(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARACTERS)] = \
+    body: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_BODY_CHARACTERS)] = \
         Field(description=f"The message, at most {MAX_BODY_CHARACTERS:,} characters.")
     attachment_ids: Annotated[list[AttachmentId], Field(max_length=MAX_ATTACHMENTS_PER_MESSAGE)] = Field(
         default=[], description="Attachments of the same claim (or authorization) the message refers to.")

@@ -166,8 +166,12 @@ class AttachmentStore:
         await self.records.insert_one(attachment.document())
 
     async def get(self, attachment_id: str) -> Attachment | None:
-        if not attachment_id or len(attachment_id) > 64:
+        if not attachment_id or len(attachment_id) > 64 or not attachment_id.isprintable():
             return None
+        try:
+            attachment_id.encode("utf-8")
+        except UnicodeEncodeError:
+            return None  # a lone surrogate: no attachment has such an id
         doc = await self.records.find_one({"_id": attachment_id})
         return Attachment.from_document(doc) if doc else None
 

@@ -26,9 +26,9 @@ from pymongo.errors import DuplicateKeyError
 
 from infra.http.auth import Principal, Provider, require_role
 from infra.http.problems import Problem, problem_responses
-from infra.idempotency import IdempotencyKey, IdempotentRequest, mark_replayed
+from infra.idempotency import IdempotencyKey, IdempotentRequest, derive_id, mark_replayed
 from services.claims.domain import ClaimSubmission, MemberFacts, problems_from_validation_errors
-from services.claims.domain.batch import MAX_BATCH_CLAIMS, claim_key, received, rejected, summary
+from services.claims.domain.batch import MAX_BATCH_CLAIMS, body_fingerprint, claim_key, received, rejected, summary
 from services.claims.intake import Intake
 
 router = APIRouter(tags=["claim batches"])
@@ -85,7 +85,8 @@ class ClaimBatches:
             raise Problem(413, f"A batch holds at most {MAX_BATCH_CLAIMS} claims; this one has {len(body.claims)}.",
                           code="batch_too_large", errors=[{"loc": "claims", "code": "too_many_claims",
                                                            "message": f"at most {MAX_BATCH_CLAIMS} claims"}])
-        request = IdempotentRequest.of(_NAMESPACE, principal.organization_id, idempotency_key, raw, scope="batch")
+        request = IdempotentRequest(idempotency_key, derive_id(_NAMESPACE, principal.organization_id,
+                                                               idempotency_key, scope="batch"), body_fingerprint(raw))
         batch_id = request.resource_id
         if idempotency_key:
             stored = await self.batches.find_one({"_id": batch_id})

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pymongo import AsyncMongoClient
 
 from services.claims.settings import ClaimsSettings
+from tests.integration.test_claim_attachments import pdf_of, upload
 from services.claims.status_view import project
 from tests.support.client import claim_body, wait_for_status
 from tests.support.eligibility import check
@@ -57,12 +58,16 @@ async def test_a_pend_and_an_operator_request_are_answered_and_the_claim_is_deci
     finally:
         await stranger.client.aclose()
 
-    # The provider answers (version 3); adjudication decides again, pricing by report (version 4).
+    # The provider uploads the report and answers (version 3); adjudication decides again, pricing by
+    # report (version 4). Uploads are not events of the claim: the versions stay as they were.
+    report = await upload(org.client, claim_id, pdf_of(30_000), document_type="OB")
+    assert report.status_code == 201, report.text
+    att_1 = report.json()["attachment_id"]
     answered = await org.client.post(f"/v1/claims/{claim_id}/info-requests/{pend['info_request_id']}/responses",
-                                     json={"message": "Operative report attached.", "attachment_ids": ["att-1"]})
+                                     json={"message": "Operative report attached.", "attachment_ids": [att_1]})
     assert answered.status_code == 201, answered.text
     again = await org.client.post(f"/v1/claims/{claim_id}/info-requests/{pend['info_request_id']}/responses",
-                                  json={"message": "Operative report attached.", "attachment_ids": ["att-1"]})
+                                  json={"message": "Operative report attached.", "attachment_ids": [att_1]})
     assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
     first = await wait_for_status(org.client, claim_id, "processed")
     unlisted = first["lines"][1]
@@ -79,8 +84,11 @@ async def test_a_pend_and_an_operator_request_are_answered_and_the_claim_is_deci
     waiting = (await org.client.get(f"/v1/claims/{claim_id}")).json()
     assert waiting["status"] == "info_requested"
     assert waiting["timeline"][-1]["reason_codes"] == ["CO-16", "M127"]
+    notes = await upload(org.client, claim_id, b"Office notes: follow-up in two weeks.\n", filename="notes.txt",
+                         content_type="text/plain", document_type="09")
+    assert notes.status_code == 201, notes.text
     answered = await org.client.post(f"/v1/claims/{claim_id}/info-requests/{operator_request}/responses",
-                                     json={"message": "Notes attached.", "attachment_ids": ["att-2"]})
+                                     json={"message": "Notes attached.", "attachment_ids": [notes.json()["attachment_id"]]})
     assert answered.status_code == 201, answered.text
 
     async def decided_again():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -17,9 +19,22 @@ def received(index: int, claim_id: str) -> dict[str, Any]:
     return {"index": index, "status": "received", "claim_id": claim_id}
 
 
+def _storable(text: str) -> str:
+    # A loc can quote a key of the request; a lone surrogate there (valid JSON, not UTF-8)
+    # would make the kept answer unstorable and unprintable.
+    return str(text).encode("utf-8", "replace").decode("utf-8")
+
+
 def rejected(index: int, errors: Iterable[Mapping[str, str]]) -> dict[str, Any]:
     return {"index": index, "status": "rejected",
-            "errors": [{"loc": e["loc"], "code": e["code"], "message": e["message"]} for e in errors]}
+            "errors": [{"loc": _storable(e["loc"]), "code": _storable(e["code"]), "message": _storable(e["message"])}
+                       for e in errors]}
+
+
+def body_fingerprint(raw: Any) -> str:
+    """sha256 of the batch as sent: canonical JSON, ASCII-escaped so that any JSON string
+    (lone surrogates included) has a fingerprint."""
+    return hashlib.sha256(json.dumps(raw, sort_keys=True, ensure_ascii=True, default=str).encode()).hexdigest()
 
 
 def summary(batch_id: str, received_at: str, results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

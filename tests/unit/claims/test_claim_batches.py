@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.claims.domain.batch import MAX_BATCH_CLAIMS, claim_key, received, rejected, summary
+from services.claims.domain.batch import MAX_BATCH_CLAIMS, body_fingerprint, claim_key, received, rejected, summary
 
 
 def test_the_summary_counts_and_orders_by_index():
@@ -25,3 +25,11 @@ def test_a_result_missing_or_twice_is_a_bug():
 def test_each_claim_has_its_own_key_within_its_batch():
     keys = {claim_key("B-1", i) for i in range(MAX_BATCH_CLAIMS)}
     assert len(keys) == MAX_BATCH_CLAIMS and claim_key("B-1", 3) != claim_key("B-2", 3)
+
+
+def test_a_body_with_lone_surrogates_has_a_fingerprint_and_storable_errors():
+    raw = {"claims": [None, {"y\udb95\udcf7": None}]}
+    assert body_fingerprint(raw) == body_fingerprint({"claims": [None, {"y\udb95\udcf7": None}]})
+    assert body_fingerprint(raw) != body_fingerprint({"claims": [None]})
+    (error,) = rejected(1, [{"loc": "y\udb95", "code": "extra_forbidden", "message": "x"}])["errors"]
+    error["loc"].encode("utf-8")  # no surrogate left
