@@ -88,7 +88,7 @@ def figures(buckets: Iterable[Mapping[str, Any]], group_by: GroupBy) -> dict[str
             add(months[_month_of(bucket["_id"])], bucket)
         groups = [{"month": month, "adjudicated_lines": c.get("n", 0), "denied_lines": c.get("d", 0),
                    "denied_amount": _money(c.get("a", 0)), "denial_rate": _rate(c.get("d", 0), c.get("n", 0))}
-                  for month, c in sorted(months.items())]
+                  for month, c in sorted(months.items()) if c.get("n", 0)]
         return {"totals": summary, "groups": groups}
     prefix = _PREFIX[group_by] + "|"
     by_key: dict[str, dict[str, int]] = defaultdict(dict)
@@ -106,6 +106,8 @@ def figures(buckets: Iterable[Mapping[str, Any]], group_by: GroupBy) -> dict[str
             groups.append({"carc": key, **describe(key), "denied_lines": denied,
                            "denied_amount": _money(c.get("a", 0)), "denial_rate": _rate(denied, lines)})
             continue
+        if not c.get("n", 0):
+            continue  # every line it had left the figures (a replaced or voided claim)
         name = "procedure_code" if group_by == "procedure_code" else "provider_npi"
         groups.append({name: key, "adjudicated_lines": c.get("n", 0), "denied_lines": denied,
                        "denied_amount": _money(c.get("a", 0)), "denial_rate": _rate(denied, c.get("n", 0))})
