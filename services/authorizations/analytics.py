@@ -25,14 +25,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import CloudEvent
 from contracts.events import authorizations as contract
-from infra.buckets import BucketStore, range_bucket_ids
+from infra.buckets import BucketStore, range_ids
 from infra.http.auth import Principal, require_role
 from infra.http.figures import date_range, scope
 from infra.http.problems import problem_responses
 from infra.projection import rebuild
 from infra.settings import PlatformSettings
 from infra.subscriptions import EventHandler, Subscriptions
-from services.authorizations.domain.analytics import contribution, figures
+from services.authorizations.domain.analytics import DIMENSION, contribution, figures
 
 GROUP = "authorizations-analytics"
 MARKERS = "analytics_authorization_markers"
@@ -83,7 +83,7 @@ class AuthorizationMetrics:
         await self.store.contribute(authorization_id, version, marker, contribution(facts), facts)
 
     async def figures(self, organization_id: str, start: date, end: date) -> list[dict[str, Any]]:
-        return figures(await self.store.read(range_bucket_ids(organization_id, start, end)))
+        return figures(await self.store.read(range_ids(organization_id, start, end, DIMENSION)), start, end)
 
     async def rebuild(self, settings: PlatformSettings) -> int:
         await self.store.clear()

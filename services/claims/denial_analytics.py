@@ -20,14 +20,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import CloudEvent
 from contracts.events.claims import CLAIM_DENIED, CLAIM_PROCESSED, CLAIM_REPLACED, CLAIM_VOIDED
-from infra.buckets import BucketStore, range_bucket_ids
+from infra.buckets import BucketStore, range_ids
 from infra.http.auth import Principal, require_role
 from infra.http.figures import date_range, scope
 from infra.http.problems import problem_responses
 from infra.projection import rebuild
 from infra.settings import PlatformSettings
 from infra.subscriptions import EventHandler, Subscriptions
-from services.claims.domain.denials import GroupBy, decision_contribution, figures
+from services.claims.domain.denials import DIMENSION, GroupBy, decision_contribution, figures
 
 GROUP = "claims-denial-analytics"
 MARKERS = "analytics_denial_claims"
@@ -57,8 +57,8 @@ class DenialAnalytics:
         await self.store.contribute(claim_id, version, marker, contribution, state)
 
     async def figures(self, organization_id: str, start: date, end: date, group_by: GroupBy) -> dict[str, Any]:
-        buckets = await self.store.read(range_bucket_ids(organization_id, start, end))
-        return figures(buckets, group_by)
+        buckets = await self.store.read(range_ids(organization_id, start, end, DIMENSION[group_by]))
+        return figures(buckets, start, end, group_by)
 
     async def rebuild(self, settings: PlatformSettings) -> int:
         """Empties the buckets and markers and refolds claims.events from offset zero."""

@@ -1,7 +1,8 @@
 """Prior-authorization metrics (CMS-0057-F style), pure: one authorization's contribution
 to the day buckets, from the facts of its events, and the figures from the buckets.
 
-Per urgency `u` (standard, expedited), counter fields of a bucket:
+Buckets per organisation and month (`<org>:<YYYY-MM>:a`) and year (infra/buckets.py),
+counters prefixed by the day of the month ("07|standard|dec"). Per urgency `u` (standard, expedited):
 
     u|s            submitted (on the submission day)
     u|dec          decided (approved or denied, on the decision day)
@@ -22,12 +23,13 @@ figure should not be.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from infra.buckets import Contribution, add, day_and_month_ids
+from infra.buckets import Contribution, in_range, spread
 
 URGENCIES = ("standard", "expedited")
+DIMENSION = "a"
 
 
 def _day(at: str) -> Any:
@@ -46,10 +48,11 @@ def contribution(facts: Mapping[str, Any]) -> Contribution:
     out: Contribution = {}
 
     def count(at: str, fields: dict[str, int]) -> None:
-        for bucket in day_and_month_ids(org, _day(at)):
+        part = spread(org, _day(at), {DIMENSION: {f"{urgency}|{k}": v for k, v in fields.items()}})
+        for bucket, counters in part.items():
             target = out.setdefault(bucket, {})
-            for name, value in fields.items():
-                target[f"{urgency}|{name}"] = target.get(f"{urgency}|{name}", 0) + value
+            for name, value in counters.items():
+                target[name] = target.get(name, 0) + value
 
     if facts.get("submitted_at"):
         count(facts["submitted_at"], {"s": 1})
@@ -90,10 +93,11 @@ def _share(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def figures(buckets: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def figures(buckets: Iterable[Mapping[str, Any]], start: date, end: date) -> list[dict[str, Any]]:
     total: dict[str, int] = {}
     for bucket in buckets:
-        add(total, bucket)
+        for _, name, value in in_range(bucket, start, end):
+            total[name] = total.get(name, 0) + value
     out = []
     for urgency in URGENCIES:
         c = {name.split("|", 1)[1]: v for name, v in total.items() if name.startswith(urgency + "|")}

@@ -1,12 +1,15 @@
 """Denial figures, pure: what one claim decision adds to the day buckets, and the answer.
 
-Counter fields of a bucket (flat names: FerretDB v1 and `$inc` on nested paths with
-numeric keys such as CARC "197" do not mix well):
+An organisation's month (and year, infra/buckets.py) is three buckets, one per
+dimension, each with the totals so that a query reads one kind: `<org>:<YYYY-MM>:c`
+(CARC; also answers group_by=month), `...:p` (procedure code), `...:v` (billing
+provider NPI). Counters, prefixed by the day of the month ("07|n"; flat names: FerretDB v1 and `$inc` on
+nested paths with numeric keys such as CARC "197" do not mix well):
 
     n, d, a                  adjudicated lines, denied lines, denied amount (cents)
-    c|<carc>|d, c|<carc>|a   denied lines and amount under a denial CARC
-    p|<code>|n|d|a           per procedure code
-    v|<npi>|n|d|a            per billing provider NPI
+    c|<carc>|d, c|<carc>|a   denied lines and amount under a denial CARC   (in c)
+    p|<code>|n|d|a           per procedure code                            (in p)
+    v|<npi>|n|d|a            per billing provider NPI                      (in v)
 
 No member id, no name, no claim id: the figures are aggregates.
 """
@@ -22,33 +25,37 @@ from typing import Any, Literal
 from contracts.denials import denial_carc
 from contracts.events.claims import ClaimAdjudicated
 from contracts.money import money_text
-from infra.buckets import Contribution, add, day_and_month_ids
+from infra.buckets import Contribution, in_range, spread
 from refdata.carc import describe
 
 GroupBy = Literal["carc", "procedure_code", "provider", "month"]
 _PREFIX = {"carc": "c", "procedure_code": "p", "provider": "v"}
+DIMENSION = {"carc": "c", "month": "c", "procedure_code": "p", "provider": "v"}
 
 
 def cents(amount: Decimal) -> int:
     return int(amount * 100)
 
 
-def decision_counters(decision: ClaimAdjudicated) -> dict[str, int]:
-    """The counters one decision's lines make (the same for each of its buckets)."""
-    counters: dict[str, int] = defaultdict(int)
+def decision_counters(decision: ClaimAdjudicated) -> dict[str, dict[str, int]]:
+    """The counters one decision's lines make, per dimension."""
+    counters: dict[str, dict[str, int]] = {dim: defaultdict(int) for dim in ("c", "p", "v")}
     npi = decision.billing_provider.npi if decision.billing_provider else "unknown"
     for line in decision.lines:
         carc = denial_carc(line)
-        denied, amount = (1, cents(line.charge_amount)) if carc else (0, 0)
-        for prefix in ("", f"p|{line.procedure_code}|", f"v|{npi}|"):
-            counters[f"{prefix}n"] += 1
-            if denied:
-                counters[f"{prefix}d"] += 1
-                counters[f"{prefix}a"] += amount
+        amount = cents(line.charge_amount) if carc else 0
+        for dim, prefix in (("c", ""), ("p", f"p|{line.procedure_code}|"), ("v", f"v|{npi}|")):
+            for name in {"n", prefix + "n"}:
+                counters[dim][name] += 1
+            if carc:
+                for name in {"d", prefix + "d"}:
+                    counters[dim][name] += 1
+                for name in {"a", prefix + "a"}:
+                    counters[dim][name] += amount
         if carc:
-            counters[f"c|{carc}|d"] += 1
-            counters[f"c|{carc}|a"] += amount
-    return dict(counters)
+            counters["c"][f"c|{carc}|d"] += 1
+            counters["c"][f"c|{carc}|a"] += amount
+    return {dim: dict(c) for dim, c in counters.items()}
 
 
 def decision_contribution(decision: ClaimAdjudicated) -> Contribution:
@@ -57,12 +64,7 @@ def decision_contribution(decision: ClaimAdjudicated) -> Contribution:
     if decision.organization_id is None:
         return {}  # an event from before decisions named their organisation: nowhere to count it
     day = decision.adjudicated_at.astimezone(UTC).date()
-    counters = decision_counters(decision)
-    return {bucket: dict(counters) for bucket in day_and_month_ids(decision.organization_id, day)}
-
-
-def _month_of(bucket_id: str) -> str:
-    return bucket_id.rsplit(":", 1)[1][:7]
+    return spread(decision.organization_id, day, decision_counters(decision))
 
 
 def _rate(denied: int, lines: int) -> float:
@@ -73,19 +75,19 @@ def _money(amount_cents: int) -> str:
     return money_text(Decimal(amount_cents) / 100)
 
 
-def figures(buckets: Iterable[Mapping[str, Any]], group_by: GroupBy) -> dict[str, Any]:
-    """The answer from the buckets covering the range (each day in exactly one of them)."""
-    buckets = list(buckets)
-    total: dict[str, int] = {}
+def figures(buckets: Iterable[Mapping[str, Any]], start: date, end: date, group_by: GroupBy) -> dict[str, Any]:
+    """The answer from the month buckets of the dimension `group_by` reads (DIMENSION)."""
+    total: dict[str, int] = defaultdict(int)
+    months: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for bucket in buckets:
-        add(total, bucket)
+        for day, name, value in in_range(bucket, start, end):
+            total[name] += value
+            if name in ("n", "d", "a"):
+                months[day.isoformat()[:7]][name] += value
     lines = total.get("n", 0)
     summary = {"adjudicated_lines": lines, "denied_lines": total.get("d", 0),
                "denied_amount": _money(total.get("a", 0)), "denial_rate": _rate(total.get("d", 0), lines)}
     if group_by == "month":
-        months: dict[str, dict[str, int]] = defaultdict(dict)
-        for bucket in buckets:
-            add(months[_month_of(bucket["_id"])], bucket)
         groups = [{"month": month, "adjudicated_lines": c.get("n", 0), "denied_lines": c.get("d", 0),
                    "denied_amount": _money(c.get("a", 0)), "denial_rate": _rate(c.get("d", 0), c.get("n", 0))}
                   for month, c in sorted(months.items()) if c.get("n", 0)]

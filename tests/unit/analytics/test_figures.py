@@ -7,33 +7,30 @@ import pytest
 
 from contracts.adjudicated import AdjudicatedLine, Adjustment, Totals
 from contracts.events.claims import BillingProvider, ClaimAdjudicated
-from infra.buckets import ALL, difference, range_bucket_ids
+from infra.buckets import ALL, difference, in_range, range_ids, spread
 from services.authorizations.domain.analytics import contribution, figures as auth_figures, median
 from services.claims.domain.denials import decision_contribution, figures
 
 
-def _days(ids):
-    out = []
-    for bucket in ids:
-        part = bucket.split(":", 1)[1]
-        if len(part) == 10:
-            out.append(date.fromisoformat(part))
-        else:
-            year, month = map(int, part.split("-"))
-            d = date(year, month, 1)
-            while d.month == month:
-                out.append(d)
-                d = date.fromordinal(d.toordinal() + 1)
-    return out
-
-
-@pytest.mark.parametrize("start,end", [(date(2025, 1, 1), date(2025, 12, 31)), (date(2025, 1, 2), date(2026, 2, 5)),
-                                       (date(2024, 2, 28), date(2024, 3, 1)), (date(2025, 3, 3), date(2025, 3, 3))])
-def test_range_ids_cover_each_day_once(start, end):
-    ids = range_bucket_ids("org", start, end)
-    days = _days(ids)
-    assert days == [date.fromordinal(o) for o in range(start.toordinal(), end.toordinal() + 1)]
-    assert len(ids) <= 14 + 62
+@pytest.mark.parametrize("start,end,reads", [
+    (date(2025, 1, 1), date(2025, 12, 31), 1), (date(2025, 1, 2), date(2026, 2, 5), 4),
+    (date(2024, 2, 28), date(2024, 3, 1), 2), (date(2025, 3, 3), date(2025, 3, 3), 1),
+    (date(2024, 12, 1), date(2025, 1, 31), 2)])
+def test_range_ids_and_in_range_count_each_day_once(start, end, reads):
+    ids = range_ids("o", start, end, "c")
+    assert len(ids) == reads
+    # A bucket set with one line on every day of 2024-2026, kept as the projection keeps it.
+    buckets: dict[str, dict] = {}
+    day = date(2024, 1, 1)
+    while day <= date(2026, 12, 31):
+        for bucket, fields in spread("o", day, {"c": {"n": 1}}).items():
+            if bucket.startswith("o:"):
+                target = buckets.setdefault(bucket, {"_id": bucket})
+                for name, value in fields.items():
+                    target[name] = target.get(name, 0) + value
+        day = date.fromordinal(day.toordinal() + 1)
+    counted = sum(v for b in ids for _, _, v in in_range(buckets[b], start, end))
+    assert counted == (end - start).days + 1
 
 
 def test_difference_takes_back_and_adds():
@@ -57,17 +54,27 @@ def test_denial_figures_by_hand():
     d = _decision([_line(1, "99213", "100.00", "80.00", "45"), _line(2, "97110", "50.00", "0.00", "204"),
                    _line(3, "97110", "25.50", "0.00", "197")])
     c = decision_contribution(d)
-    assert set(c) == {"org1:2025-05-06", "org1:2025-05", f"{ALL}:2025-05-06", f"{ALL}:2025-05"}
-    buckets = [{"_id": "org1:2025-05-06", **c["org1:2025-05-06"]}]
-    by_carc = figures(buckets, "carc")
+    assert set(c) == {f"{org}:{period}:{dim}" for org in ("org1", ALL) for dim in "cpv" for period in ("2025-05", "2025")}
+    assert c["org1:2025-05:c"]["06|n"] == 3
+    assert c["org1:2025:c"]["05|n"] == 3
+    buckets = [{"_id": key, **fields} for key, fields in c.items() if key.startswith("org1:2025-05")]
+    may = date(2025, 5, 1), date(2025, 5, 30)  # a ragged month: its month buckets answer
+
+    def figures_by(group_by):
+        dim = {"carc": "c", "month": "c", "procedure_code": "p", "provider": "v"}[group_by]
+        return figures([b for b in buckets if b["_id"].endswith(dim)], *may, group_by)
+
+    assert figures_by("carc")["totals"] == figures_by("provider")["totals"]
+    assert figures([buckets[0]], date(2025, 5, 7), date(2025, 5, 31), "carc")["totals"]["adjudicated_lines"] == 0
+    by_carc = figures_by("carc")
     assert by_carc["totals"] == {"adjudicated_lines": 3, "denied_lines": 2, "denied_amount": "75.50", "denial_rate": 0.6667}
     assert [(g["carc"], g["denied_lines"], g["denied_amount"]) for g in by_carc["groups"]] == [("204", 1, "50.00"), ("197", 1, "25.50")]
     assert by_carc["groups"][1]["hint"] == "Obtain prior authorization before the service."
-    by_code = figures(buckets, "procedure_code")["groups"]
+    by_code = figures_by("procedure_code")["groups"]
     assert by_code[0] == {"procedure_code": "97110", "adjudicated_lines": 2, "denied_lines": 2,
                           "denied_amount": "75.50", "denial_rate": 1.0}
-    assert figures(buckets, "provider")["groups"][0]["provider_npi"] == "1234567893"
-    assert figures(buckets, "month")["groups"] == [{"month": "2025-05", "adjudicated_lines": 3, "denied_lines": 2,
+    assert figures_by("provider")["groups"][0]["provider_npi"] == "1234567893"
+    assert figures_by("month")["groups"] == [{"month": "2025-05", "adjudicated_lines": 3, "denied_lines": 2,
                                                    "denied_amount": "75.50", "denial_rate": 0.6667}]
 
 
@@ -84,11 +91,13 @@ def test_authorization_contribution_and_figures():
             "decision_due_at": "2025-01-04T00:00:00+00:00"}
     first = contribution({**base, "decision": "approved", "decided_at": "2025-01-01T01:00:00+00:00", "info_requested": True})
     second = contribution({**base, "decision": "denied", "decided_at": "2025-01-05T00:00:00+00:00"})
-    bucket = {"_id": "o:2025-01"}
+    assert set(first) == {"o:2025-01:a", "o:2025:a", "*:2025-01:a", "*:2025:a"}
+    bucket = {"_id": "o:2025-01:a"}
     for part in (first, second):
-        for name, value in part["o:2025-01"].items():
+        for name, value in part["o:2025-01:a"].items():
             bucket[name] = bucket.get(name, 0) + value
-    standard, expedited = auth_figures([bucket])
+    standard, expedited = auth_figures([bucket], date(2025, 1, 1), date(2025, 1, 30))
+    assert auth_figures([bucket], date(2025, 1, 2), date(2025, 1, 4))[1]["decided"] == 0
     assert standard["decided"] == 0 and standard["median_decision_seconds"] is None
     assert expedited["submitted"] == 2 and expedited["decided"] == 2
     assert expedited["approval_rate"] == 0.5 and expedited["approved_after_info_request"] == 1
