@@ -13,7 +13,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import analytics, baselines, claims, claims_flow, eligibility, interactions, payments, report, targets
+from bench import analytics, baselines, claims, claims_flow, eligibility, interactions, notifications, payments, report, targets
 from bench.context import Context, log
 from bench.profile import FULL, QUICK
 from bench.stackctl import ADMIN_ID, ADMIN_SECRET, RESULTS, BenchStack
@@ -21,11 +21,14 @@ from bench.stats import CpuMeter
 from tests.support.client import Platform
 
 # Baselines first: they need an idle stack, and the claims part leaves a backlog behind.
-# Growth last: it fills the stores with 100,000 claims' documents.
-PARTS = ("baselines", "claims", "interactions", "claims_open", "eligibility", "payments", "analytics", "claims_growth")
+# Growth next to last: it fills the stores with 100,000 claims' documents. Notifications
+# last: it stops the adjudication worker (bench/notifications.py says why).
+PARTS = ("baselines", "claims", "interactions", "claims_open", "eligibility", "payments", "analytics", "claims_growth",
+         "notifications")
 RUNNERS = {"baselines": baselines.run, "claims": claims.run, "claims_open": claims_flow.run_open,
            "eligibility": eligibility.run, "payments": payments.run, "claims_growth": claims_flow.run_growth,
-           "interactions": interactions.run, "analytics": analytics.run}
+           "interactions": interactions.run, "notifications": notifications.run,
+           "analytics": analytics.run}
 
 
 async def _run(stack: BenchStack, profile, parts: list[str], results: dict) -> None:

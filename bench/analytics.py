@@ -32,6 +32,7 @@ from bench.stats import Latencies
 from contracts.envelope import new_event
 from contracts.events.claims import CLAIM_PROCESSED, ClaimAdjudicated
 from services.claims.denial_analytics import DenialAnalytics
+from services.claims.domain.denials import decision_contribution
 
 TARGET_P99_MS = 50.0
 LINES_PER_CLAIM = 20

@@ -57,6 +57,12 @@ class Profile:
     analytics_lines: int = 100_000
     analytics_live_lines: int = 4_000
     analytics_queries: int = 600
+    # notifications: webhooks to receivers on loopback
+    webhook_rate: float = 100.0
+    webhook_seconds: float = 30.0
+    webhook_burst_events: int = 2_000
+    webhook_burst_endpoints: int = 2
+    webhook_wait: float = 60.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -97,4 +103,7 @@ QUICK = Profile(
     mongo_micro_iterations=30,
     mongo_micro_step_seconds=0.4,
     scan_probe_sizes=(300, 1_200),
+    webhook_seconds=5.0,
+    webhook_burst_events=300,
+    webhook_wait=20.0,
 )

@@ -255,6 +255,23 @@ def _claims_flow(results: dict) -> list[str]:
                  s.get("mongodb_commands_per_claim_total"), _per(s.get("cpu_ms_per_claim"), 6)] for s in growth["steps"]]  # fmt: skip
         out.append(table(["claims stored", "seeding s", "final", "final/s", "p50 ms", "p95 ms", "p99 ms",
                           "MongoDB commands per claim", "CPU ms per claim"], rows))  # fmt: skip
+    hooks = results.get("notifications")
+    if hooks:
+        out.append(f"\n-- Webhooks ({hooks['event_type']} produced onto Kafka by the bench; receivers on loopback "
+                   "verify every signature) --")
+        rows = []
+        if hooks.get("open_loop"):
+            o = hooks["open_loop"]
+            rows.append([f"open loop {o['offered_per_s']:g} events/s, 1 endpoint", o["events"], o["delivered"], "-",
+                         *_lat(o["event_to_first_attempt"]), _per(o["cpu_ms_per_delivery"], 4)])
+        if hooks.get("burst"):
+            b = hooks["burst"]
+            rows.append([f"burst {b['events']} events x {b['endpoints']} endpoints", b["events"], b["delivered"],
+                         b["deliveries_per_s"], "-", "-", "-", "-", _per(b["cpu_ms_per_delivery"], 4)])
+        out.append(table(["run", "events", "delivered", "deliveries/s", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                          "CPU ms per delivery"], rows))
+        out.append("latency: the event's time (stamped before producing) -> the receiver's first request of its "
+                   "webhook-id.")
     return out
 
 

@@ -37,6 +37,8 @@ class BenchStack:
             kafka_port=_port("BENCH_KAFKA_PORT", 30092),
             kafka_controller_port=_port("BENCH_KAFKA_CONTROLLER_PORT", 30093),
             mongo_port=_port("BENCH_MONGO_PORT", 30017),
+            smtp_port=_port("BENCH_MAILPIT_SMTP_PORT", 30025),
+            mail_http_port=_port("BENCH_MAILPIT_HTTP_PORT", 30026),
             gateway_port=_port("BENCH_GATEWAY_PORT", 30080),
             service_port_base=_port("BENCH_SERVICE_PORT_BASE", 30100),
             env={

@@ -54,6 +54,12 @@ def evaluate(results: dict) -> list[dict]:
     rows.append(_row(f"analytics query p99 with {lines or 0:,} adjudicated lines (gateway, operator)", "<= 50 ms",
                      p99, None if p99 is None else bool(analytics.get("met"))))
 
+    hooks = (results.get("notifications") or {}).get("open_loop") or {}
+    p99 = (hooks.get("event_to_first_attempt") or {}).get("p99_ms")
+    complete = hooks.get("delivered") == hooks.get("events")
+    rows.append(_row(f"webhook event -> first attempt p99 at {hooks.get('offered_per_s') or 100:g} events/s "
+                     "(all delivered)", "<= 1000 ms", p99, None if p99 is None else (p99 <= 1000 and complete)))
+
     steps = (results.get("claims_growth") or {}).get("steps") or []
     if len(steps) >= 2:
         small, large = steps[0], steps[-1]

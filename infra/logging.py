@@ -23,7 +23,7 @@ SAFE_FIELDS = frozenset(
         "service", "event_id", "event_type", "stream", "version", "topic", "partition", "offset",
         "group", "claim_id", "check_id", "authorization_id", "organization_id", "client_id",
         "status", "status_code", "method", "route", "duration_ms", "count", "error_type",
-        "attempt", "trace_id", "component", "port", "url",
+        "attempt", "trace_id", "component", "port", "url", "payment_run_id", "remittance_id", "step",
     }
 )
 

@@ -14,6 +14,9 @@ process (labels never carry ids or patient data):
     consumer_events_total{service,group,topic,outcome}
     consumer_dead_letters_total{service,group,topic}
 
+and the notifications service's webhook_* and notification_emails_total
+(services/notifications/metrics.py),
+
 plus kafka_consumergroup_lag{consumergroup,topic,partition} from Strimzi's Kafka
 Exporter (deploy/k8s/base/kafka/kafka.yaml). Every panel uses the dashboard's
 Prometheus data-source variable, so the files work with any Grafana.
@@ -49,6 +52,15 @@ PLATFORM_METRICS = {
     "consumer_events_total": {"service", "group", "topic", "outcome"},
     "consumer_dead_letters_total": {"service", "group", "topic"},
     "kafka_consumergroup_lag": {"consumergroup", "topic", "partition"},
+    # notifications (services/notifications/metrics.py)
+    "webhook_attempts_total": {"outcome"},
+    "webhook_deliveries_finished_total": {"outcome"},
+    "webhook_attempt_duration_seconds_bucket": {"le"},
+    "webhook_event_to_first_attempt_seconds_bucket": {"le"},
+    "webhook_queue_depth": set(),
+    "webhook_oldest_pending_age_seconds": set(),
+    "webhook_endpoints_disabled_total": {"reason"},
+    "notification_emails_total": {"outcome"},
 }
 
 
@@ -403,6 +415,33 @@ def events_dashboard() -> dict:
                 "dashboard's time range; inspect them on <topic>.dlq.",
                 [target(f"sum by (service, group, topic) (increase(consumer_dead_letters_total{{{sel}}}[$__range])) > 0",
                         "dead letters", "A", instant=True)], "short", "Value"), 12, 8)
+
+    L.row("Webhooks and emails (notifications)")
+    L.add(timeseries("Webhook attempts by outcome", "Attempts per second: success, gone (410), http_4xx, http_5xx, "
+                     "timeout, connect_error, target_refused, ...",
+                     [target(f"sum by (outcome) (rate(webhook_attempts_total{{}}[{RATE}]))", "{{outcome}}")],
+                     "ops", stack=True), 8, 8)
+    L.add(timeseries("Deliveries finished", "Deliveries reaching a final status per second: succeeded, exhausted "
+                     "(all eight attempts failed), failed (endpoint gone, disabled or deleted).",
+                     [target(f"sum by (outcome) (rate(webhook_deliveries_finished_total{{}}[{RATE}]))", "{{outcome}}")],
+                     "ops", stack=True), 8, 8)
+    L.add(timeseries("Queue depth and oldest pending", "Deliveries with an attempt to come (every replica reports "
+                     "the same count: max) and the age of the oldest.",
+                     [target("max(webhook_queue_depth{})", "queued"),
+                      target("max(webhook_oldest_pending_age_seconds{})", "oldest pending (s)", "B")], "short"), 8, 8)
+    L.add(timeseries("Attempt latency", "p50 / p99 of one attempt, resolution to answer.",
+                     [target(f"histogram_quantile(0.5, sum by (le) (rate(webhook_attempt_duration_seconds_bucket{{}}[{RATE}])))", "p50"),
+                      target(f"histogram_quantile(0.99, sum by (le) (rate(webhook_attempt_duration_seconds_bucket{{}}[{RATE}])))", "p99", "B")],
+                     "s"), 8, 8)
+    L.add(timeseries("Event to first attempt", "p50 / p99 from an event's time to its delivery's first attempt.",
+                     [target(f"histogram_quantile(0.5, sum by (le) (rate(webhook_event_to_first_attempt_seconds_bucket{{}}[{RATE}])))", "p50"),
+                      target(f"histogram_quantile(0.99, sum by (le) (rate(webhook_event_to_first_attempt_seconds_bucket{{}}[{RATE}])))", "p99", "B")],
+                     "s"), 8, 8)
+    L.add(timeseries("Endpoints disabled and emails", "Endpoints disabled per 5 minutes (gone, failing) and emails by "
+                     "outcome (sent, retry, given_up).",
+                     [target("sum by (reason) (increase(webhook_endpoints_disabled_total{}[5m]))", "disabled: {{reason}}"),
+                      target("sum by (outcome) (increase(notification_emails_total{}[5m]))", "email {{outcome}}", "B")],
+                     "short", bars=True), 8, 8)
 
     L.row("Kafka consumer lag (Strimzi Kafka Exporter)")
     L.add(timeseries("Lag by consumer group and topic", "Messages not yet consumed, summed over partitions. "

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""The local stack: real Kafka (KRaft), FerretDB, the services and a gateway as plain processes.
+"""The local stack: real Kafka (KRaft), FerretDB, Mailpit, the services and a gateway as plain processes.
 
 No container engine runs on the development machines, so this module provisions
-the servers from package registries (Kafka from Maven Central, FerretDB from the Go
-module proxy) and supervises them as detached processes under one directory,
+the servers from package registries (Kafka from Maven Central, FerretDB and Mailpit
+from the Go module proxy) and supervises them as detached processes under one directory,
 STACK_HOME:
 
     <STACK_HOME>/kafka/libs/      Kafka jars (mvn dependency:copy-dependencies)
-    <STACK_HOME>/bin/             ferretdb and gateway binaries (go build)
+    <STACK_HOME>/bin/             ferretdb, gateway and mailpit binaries (go build)
     <STACK_HOME>/data/<name>/     Kafka log dirs, FerretDB SQLite files
     <STACK_HOME>/logs/<name>.log  stdout+stderr of every process
     <STACK_HOME>/run/<name>.pid   JSON record of every process we started
@@ -59,7 +59,11 @@ import service_registry  # noqa: E402  (deploy/service_registry.py, standard lib
 # service's port is base + its port_offset.
 REGISTRY = {s.name: s for s in service_registry.load()}
 SERVICES = tuple(REGISTRY)
-GO_PROGRAMS = ("ferretdb", "gateway")
+GO_PROGRAMS = ("ferretdb", "gateway", "mailpit")
+
+# Mailpit (deploy/local/mailpit/go.mod pins github.com/axllent/mailpit): the local SMTP
+# server with a web inbox and the HTTP API the tests read mail through.
+MAILPIT_MAX_MESSAGES = 20000
 
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 FERRETDB_VERSION = "v1.24.2"
@@ -349,6 +353,8 @@ class LocalStack:
         env: Mapping[str, str] | None = None,
         *,
         kafka_controller_port: int | None = None,
+        smtp_port: int = 1025,
+        mail_http_port: int = 8025,
         gateway_host: str = "127.0.0.1",
         tools: Path | str | None = None,
         kafka_bootstrap: str | None = None,
@@ -363,6 +369,8 @@ class LocalStack:
         self.kafka_port = kafka_port
         self.kafka_controller_port = kafka_controller_port
         self.mongo_port = mongo_port
+        self.smtp_port = smtp_port
+        self.mail_http_port = mail_http_port
         self.gateway_host = gateway_host
         self.gateway_port = gateway_port
         self.service_port_base = service_port_base
@@ -392,6 +400,8 @@ class LocalStack:
             kafka_port=int(environ.get("KAFKA_PORT", 9092)),
             kafka_controller_port=int(ctrl) if ctrl else 9093,
             mongo_port=int(environ.get("MONGO_PORT", 27017)),
+            smtp_port=int(environ.get("MAILPIT_SMTP_PORT", 1025)),
+            mail_http_port=int(environ.get("MAILPIT_HTTP_PORT", 8025)),
             gateway_host=portal.hostname or "127.0.0.1",
             gateway_port=portal.port or 8080,
             service_port_base=int(environ.get("STACK_SERVICE_PORT_BASE", 8100)),
@@ -448,6 +458,11 @@ class LocalStack:
     @property
     def gateway_url(self) -> str:
         return f"http://{self.gateway_host}:{self.gateway_port}"
+
+    @property
+    def mail_url(self) -> str:
+        """Mailpit's web inbox and HTTP API (/api/v1/messages)."""
+        return f"http://127.0.0.1:{self.mail_http_port}"
 
     base_url = gateway_url
 
@@ -693,6 +708,8 @@ class LocalStack:
                 return http_status(f"{self.gateway_url}/healthz") == 200
             if name == "ferretdb":
                 return mongo_ping("127.0.0.1", self.mongo_port)
+            if name == "mailpit":
+                return http_status(f"{self.mail_url}/readyz") == 200
             if name in self._kafka_names():
                 return bool(kafka_broker_ids("127.0.0.1", rec.port))
         return False
@@ -955,6 +972,32 @@ class LocalStack:
     def stop_ferretdb(self, kill: bool = False) -> None:
         self._stop(["ferretdb"], kill=kill)
 
+    # ---------------------------------------------------------------- Mailpit
+
+    def start_mailpit(self) -> str:
+        """Start Mailpit (SMTP + web inbox) and wait for its /readyz; returns the inbox URL."""
+        name = "mailpit"
+        if self.is_running(name):
+            return self.mail_url
+        self._ensure_provisioned()
+        self._check_port_free(name, "127.0.0.1", self.smtp_port)
+        self._check_port_free(name, "127.0.0.1", self.mail_http_port)
+        data = self.data_dir / name
+        data.mkdir(parents=True, exist_ok=True)
+        argv = [
+            str(self.binary(name)), "--smtp", f"127.0.0.1:{self.smtp_port}", "--listen", f"127.0.0.1:{self.mail_http_port}",
+            "--database", str(data / "mailpit.db"), "--max", str(MAILPIT_MAX_MESSAGES),
+            # Nothing leaves the machine: no update check, no reverse DNS of SMTP clients.
+            "--disable-version-check", "--smtp-disable-rdns", "--quiet",
+        ]  # fmt: skip
+        self._say(f"starting mailpit (SMTP 127.0.0.1:{self.smtp_port}, inbox {self.mail_url})")
+        rec = self._spawn(name, argv, self.mail_http_port, self._base_env(), data)
+        self._wait([rec], lambda r: http_status(f"{self.mail_url}/readyz") == 200, "GET /readyz 200")
+        return self.mail_url
+
+    def stop_mailpit(self, kill: bool = False) -> None:
+        self._stop(["mailpit"], kill=kill)
+
     # ---------------------------------------------------------------- services
 
     def service_env(self, name: str, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -969,6 +1012,10 @@ class LocalStack:
             "MONGODB_URI": self.mongodb_uri,
             "PORTAL_BASE_URL": self.gateway_url,
             "PYTHONUNBUFFERED": "1",
+            # The local stack's mail server, and webhooks to loopback receivers (local runs only).
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp_port),
+            "NOTIFICATIONS_ALLOW_PRIVATE_TARGETS": "true",
             **{f"{s.upper()}_URL": self.service_url(s) for s in SERVICES},
         }
         if not self.external_kafka:
@@ -1079,6 +1126,7 @@ class LocalStack:
             self._say(f"using external MongoDB at {self.external_mongo}")
         else:
             self.start_ferretdb()
+        self.start_mailpit()
         if infra_only:
             return
         self.start_services(services)
@@ -1144,7 +1192,7 @@ class LocalStack:
         if only is None:
             self._end_run(timeout)
         only = None if only is None else set(only)
-        for group in (["gateway"], list(reversed(SERVICES)), ["ferretdb"]):
+        for group in (["gateway"], list(reversed(SERVICES)), ["ferretdb", "mailpit"]):
             self._stop([n for n in group if only is None or n in only], timeout=timeout)
         if only is None:
             self.stop_kafka(timeout=timeout)
@@ -1154,7 +1202,7 @@ class LocalStack:
                 self._kafka_mode_file.unlink(missing_ok=True)
 
     def status(self) -> list[dict]:
-        names = ["run", "gateway", *SERVICES, "ferretdb", *self._kafka_pid_names()]
+        names = ["run", "gateway", *SERVICES, "ferretdb", "mailpit", *self._kafka_pid_names()]
         rows = []
         for name in names:
             rec = self._record(name)
@@ -1165,7 +1213,8 @@ class LocalStack:
     def _default_port(self, name: str) -> int | None:
         if name in SERVICES:
             return self.service_port(name)
-        return {"gateway": self.gateway_port, "ferretdb": self.mongo_port, "kafka": self.kafka_port}.get(name)
+        return {"gateway": self.gateway_port, "ferretdb": self.mongo_port, "mailpit": self.mail_http_port,
+                "kafka": self.kafka_port}.get(name)
 
     def reset(self) -> None:
         """Stop everything and delete its data; provisioned jars and binaries stay."""
@@ -1174,7 +1223,8 @@ class LocalStack:
         self._say(f"deleted {self.data_dir}")
 
     def env_lines(self, infra_only: bool = False) -> list[str]:
-        lines = [f"KAFKA_BOOTSTRAP_SERVERS={self.bootstrap_servers}", f"MONGODB_URI={self.mongodb_uri}"]
+        lines = [f"KAFKA_BOOTSTRAP_SERVERS={self.bootstrap_servers}", f"MONGODB_URI={self.mongodb_uri}",
+                 f"MAILPIT_URL={self.mail_url}"]
         if not infra_only:
             lines.insert(0, f"PORTAL_BASE_URL={self.gateway_url}")
         return lines
@@ -1296,6 +1346,7 @@ def _run_forever(
             print(f"\nPortal: {stack.gateway_url}")
             print(f"API docs: {stack.gateway_url}/docs (OpenAPI: {stack.gateway_url}/openapi.json)")
             print(f"Operator credentials: client_id={client_id} client_secret={secret}")
+        print(f"Mail inbox (Mailpit, SMTP 127.0.0.1:{stack.smtp_port}): {stack.mail_url}")
         print("Press Ctrl-C to stop (or run `make stop` in another shell).", flush=True)
         supervisor = Supervisor(stack, stack.started)
         while not stack.stop_requested():

@@ -111,7 +111,11 @@ async def _outcome(db) -> dict:
           tuple(sorted(r["claim_ids"])), r["claim_count"])
          async for r in db["remittances"].find({})])
     balances = sorted([(b["_id"], b["balance"]) async for b in db["carried_balances"].find({})])
-    states = sorted([(p["_id"].split("-", 1)[1], p["state"]) async for p in db["payables"].find({})])
+    phases = {r["_id"]: r["phase"] async for r in db["payment_runs"].find({})}
+    # A payable in a run is paid once its run is issued (payables.py).
+    states = sorted([(p["_id"].split("-", 1)[1],
+                      "paid" if p["state"] == "in_run" and phases.get(p.get("run_id")) == "completed" else p["state"],
+                      p.get("run_id")) async for p in db["payables"].find({})])
     traces = [r["payment"]["eft_trace_number"] async for r in db["remittances"].find({})]
     return {"remittances": remittances, "balances": balances, "states": states, "unique_traces": len(set(traces)) == len(traces)}
 
@@ -192,7 +196,7 @@ async def test_a_run_resumed_after_a_crash_at_any_write_ends_as_an_uninterrupted
     ])
     assert expected["balances"] == [("org-c", "-70.00")]
     assert expected["unique_traces"]
-    assert all(state == "paid" for _, state in expected["states"]) and len(expected["states"]) == 16
+    assert all(state == "paid" for _, state, _ in expected["states"]) and len(expected["states"]) == 16
     assert writes > 5
     for crash_at in range(1, writes + 1):
         outcome, _ = await _scenario(mongo, settings, crash_at)
@@ -212,7 +216,9 @@ async def test_the_schedule_pays_what_was_decided_before_each_slot(mongo, infra_
         await _seed(payables, "s")
 
         async def all_paid():
-            return await db["payables"].count_documents({"state": "paid"}) == 12 or None
+            taken = [p async for p in db["payables"].find({"state": "in_run"})]
+            phases = {r["_id"]: r["phase"] async for r in db["payment_runs"].find({})}
+            return len(taken) == 12 and all(phases.get(p["run_id"]) == "completed" for p in taken) or None
 
         await eventually(all_paid, timeout=30, what="the scheduled run to pay the seeded claims")
         scheduled = [r async for r in db["payment_runs"].find({})]
@@ -224,4 +230,53 @@ async def test_the_schedule_pays_what_was_decided_before_each_slot(mongo, infra_
         schedule.cancel()
         await asyncio.gather(schedule, return_exceptions=True)
         await runs.close()
+        await mongo.drop_database(name)
+
+
+async def test_a_claim_closed_while_its_run_is_under_way_is_paid_then_reversed_once(mongo, infra_stack):
+    settings = PlatformSettings(kafka_bootstrap_servers=infra_stack.kafka_bootstrap)
+    name = f"test_payrun_{uuid.uuid4().hex[:10]}"
+    db = mongo[name]
+    payables = Payables(db)
+
+    def runs_on(database):
+        return PaymentRuns(database, Payables(database), Remittances(database),
+                           lambda: create_producer(settings, "payments-test"), payer_id="999000001", lease_seconds=60)
+
+    try:
+        await _seed(payables, "r")
+        # The run stops right after taking the payables (its lease write, then the collect).
+        budget = {"writes": 0, "crash_at": 3}
+        crashing = runs_on(CrashingDb(db, budget))
+        try:
+            await crashing.request(RunRequest("run-1", datetime.now(UTC), "test"))
+            raise AssertionError("the run should have crashed")
+        except Crash:
+            pass
+        finally:
+            await crashing.close()
+        taken = await db["payables"].find_one({"_id": "r-org-a-0001"})
+        assert taken["state"] == "in_run"
+        # Voided while the run holds it: not withdrawn (the run has it), no reversal yet (not paid).
+        await _void(payables, "r-org-a-0001")
+        assert await db["payables"].find_one({"_id": "r-org-a-0001:reversal"}) is None
+        await db["leases"].delete_many({})
+        resumed = runs_on(db)
+        try:
+            (run_id,) = await resumed.pending()
+            await resumed.execute(run_id)
+            first = await db["remittances"].find_one({"organization_id": "org-a"})
+            assert "r-org-a-0001" in first["claim_ids"]  # paid by the run that held it
+            reversal = await db["payables"].find_one({"_id": "r-org-a-0001:reversal"})
+            assert reversal["state"] == "payable" and reversal["payable"]["original_remittance_id"] == first["_id"]
+            # The next run takes the reversal back, once.
+            second, _ = await resumed.request(RunRequest("run-2", datetime.now(UTC), "test"))
+            (back,) = [r async for r in db["remittances"].find({"payment_run_id": "run-2"})]
+            assert back["claim_ids"] == ["r-org-a-0001"] and back["payment"]["amount"] == "0.00"
+            assert [(a["reason"], a["amount"]) for a in back["provider_adjustments"]] == [("WO", "20.00")]
+            third, _ = await resumed.request(RunRequest("run-3", datetime.now(UTC), "test"))
+            assert third["summary"]["claims"] == 0
+        finally:
+            await resumed.close()
+    finally:
         await mongo.drop_database(name)

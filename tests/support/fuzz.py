@@ -73,7 +73,10 @@ def run(
     *,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     seed: int = DEFAULT_SEED,
-    workers: int = 2,
+    # One worker: with two, schemathesis's coverage phase calls ast.parse from two threads,
+    # which CPython 3.11.7 cannot do safely ("SystemError: AST constructor recursion depth
+    # mismatch", CPython gh-106905, fixed in later 3.11 releases): a crash of the tool, not a finding.
+    workers: int = 1,
     report_dir: Path | None = None,
     timeout: float = 600,
 ) -> FuzzRun:

@@ -119,7 +119,7 @@ def test_only_processes_it_started_are_signalled(tmp_path):
     s = make_stack(tmp_path)
     rec = s._spawn("sleeper", ["sleep", "30"], None, os.environ, tmp_path)
     assert s.is_running("sleeper")
-    assert [r["name"] for r in s.status()] == ["run", "gateway", *stack.SERVICES, "ferretdb", "kafka"]
+    assert [r["name"] for r in s.status()] == ["run", "gateway", *stack.SERVICES, "ferretdb", "mailpit", "kafka"]
 
     # A record whose pid now belongs to another process (same argv, other start time,
     # as after pid reuse) is stale: it is dropped and that process is never signalled.

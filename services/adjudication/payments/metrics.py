@@ -14,6 +14,12 @@ RUN_SECONDS = Histogram(
 )
 
 
+STEP_SECONDS = Histogram(
+    "payment_run_step_seconds", "Time of each step of a payment run", ["step"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+
+
 def record_run(remittances: int, claims: int, total: Decimal) -> None:
     RUNS.inc()
     REMITTANCES.inc(remittances)

@@ -2,15 +2,18 @@
 
 One document per claim (`_id` the claim id) and one per reversal (`<claim id>:reversal`):
 
-    state   payable   -> in_run (a run took it) -> paid (its remittance is issued)
+    state   payable   -> in_run (a run took it; paid once that run is issued)
             payable   -> withdrawn (the claim was replaced, voided or asked about first)
 
-The projection and the runs write the same documents, each write one atomic update
-whose filter says which state it moves from, so a payable is taken by at most one run
-and never both withdrawn and paid. Closing a claim (claim.replaced / claim.voided)
-records `closed_by` whatever the state; whoever of the projection and the run writes
-second sees both facts (a find-and-modify returns the document as it left it) and
-inserts the reversal of a paid claim, under a deterministic id, so it exists once.
+A payable in a run is paid when the run is: the run document's phase passing
+`balanced` is the one write that issues the run's payments, so paying ten thousand
+claims does not rewrite ten thousand documents. The projection and the runs write the
+same documents, each write one atomic update whose filter says which state it moves
+from, so a payable is taken by at most one run and never both withdrawn and paid.
+Closing a claim (claim.replaced / claim.voided) records `closed_by` whatever the state,
+then, for a claim in a run, a marker in the small `run_closures` collection, then reads
+its run's phase; a run, once issued, reads its markers. Whichever of the two writes second sees both facts, and the reversal
+of a paid claim is inserted under a deterministic id, so it exists once.
 
 claim_version orders the projection's own events: a redelivered or replayed event at or
 below it changes nothing.
@@ -39,12 +42,14 @@ from contracts.events.claims import (
     ClaimVoided,
 )
 from infra.consumer import TransientError
-from services.adjudication.payments.domain import Payable, decision_payable, reversal_payable
+from services.adjudication.payments.domain import Payable, decision_payable, remittance_id, reversal_payable
 from services.adjudication.payments.domain.payables import REVERSAL_SUFFIX
 
 log = logging.getLogger(__name__)
 
-PAYABLE, IN_RUN, PAID, WITHDRAWN = "payable", "in_run", "paid", "withdrawn"
+PAYABLE, IN_RUN, WITHDRAWN = "payable", "in_run", "withdrawn"
+ISSUED_PHASES = ("paid", "completed")
+"""The phases of a run whose payments are issued (runs.py)."""
 MAX_ATTEMPTS = 20
 
 
@@ -71,11 +76,15 @@ def payable_of(doc: dict[str, Any]) -> Payable:
 class Payables:
     def __init__(self, db: AsyncDatabase) -> None:
         self.docs = db["payables"]
+        self.runs = db["payment_runs"]
+        self.closures = db["run_closures"]
+        """A marker per claim closed while in a run: the run reads these, not its payables."""
 
     async def ensure_indexes(self) -> None:
         # Pushed down on real MongoDB; FerretDB v1 scans either way (ADR 15).
         await self.docs.create_index([("state", 1), ("at", 1)])
         await self.docs.create_index([("run_id", 1)])
+        await self.closures.create_index([("run_id", 1)])
 
     def subscriptions(self) -> dict:
         return {
@@ -153,10 +162,22 @@ class Payables:
                     return
                 doc = await self.docs.find_one({"_id": doc["_id"]})  # a run took it meanwhile
                 continue
-            if doc["state"] == PAID:
-                await self.ensure_reversal(doc)
-            return  # in_run: the run settles it when it marks the claim paid; withdrawn: nothing
+            if doc["state"] == IN_RUN:
+                try:
+                    await self.closures.insert_one({"_id": doc["_id"], "run_id": doc["run_id"]})
+                except DuplicateKeyError:
+                    pass
+                if await self.is_paid(doc):
+                    await self.ensure_reversal(doc)
+            return  # in a run not issued yet: the run reverses it once issued; withdrawn: nothing
         raise TransientError("payable kept changing")
+
+    async def is_paid(self, doc: dict[str, Any]) -> bool:
+        """In a run whose payments are issued."""
+        if doc.get("run_id") is None:
+            return False
+        run = await self.runs.find_one({"_id": doc["run_id"]}, {"phase": 1})
+        return run is not None and run["phase"] in ISSUED_PHASES
 
     async def ensure_reversal(self, doc: dict[str, Any]) -> None:
         """The reversal (status 22) of a paid claim that was then replaced or voided; once."""
@@ -165,7 +186,8 @@ class Payables:
             return  # a denial (status 4) paid nothing: nothing to take back
         closed_at = doc["closed_at"]
         reversal = reversal_payable(
-            original, original_remittance_id=doc["remittance_id"], reversed_by_claim_id=doc["closed_by"],
+            original, original_remittance_id=remittance_id(doc["run_id"], original.organization_id),
+            reversed_by_claim_id=doc["closed_by"],
             reversed_at=closed_at if isinstance(closed_at, datetime) else datetime.fromisoformat(closed_at),
         )
         try:

@@ -14,11 +14,13 @@ the result an uninterrupted run would have had:
   planned     each organisation's carried balance moves from the remittance's
               balance_before to its balance_after, once (the balance document records
               the last remittance applied)
-  balanced    the run's payables move in_run -> paid with their remittance id; a claim
-              closed meanwhile gets its reversal payable for the next run
-  paid        remittance.issued and one claim.payment_issued per paid claim published
-              (deterministic event ids: a republish after a crash is a duplicate that
-              consumers drop)
+  balanced    the phase's next move is the payment itself: the run's payables (in_run
+              with its id) are paid from then on, each with its organisation's
+              remittance (remittance ids are deterministic from run and organisation)
+  paid        a claim closed (replaced, voided) while the run held it gets its reversal
+              payable for the next run; then remittance.issued and one
+              claim.payment_issued per paid claim are published (deterministic event
+              ids: a republish after a crash is a duplicate that consumers drop)
   completed   the summary the API answers with
 
 Runs execute one at a time (an in-process lock and, across replicas, a lease in
@@ -54,8 +56,8 @@ from contracts.events.adjudication import (
 from infra.lease import Lease
 from infra.publishing import event_record, publishing_span
 from services.adjudication.payments import metrics
-from services.adjudication.payments.domain import eft_trace_number, issue_remittance, plan_run
-from services.adjudication.payments.payables import IN_RUN, PAID, PAYABLE, Payables, payable_of
+from services.adjudication.payments.domain import Payable, eft_trace_number, issue_remittance, plan_run
+from services.adjudication.payments.payables import IN_RUN, PAYABLE, Payables, payable_of
 from services.adjudication.payments.remittances import Remittances
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,7 @@ class PaymentRuns:
         self._producer_factory = producer_factory
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        self._taken_cache: dict[str, list[tuple[Payable, str | None]]] = {}
 
     async def ensure_indexes(self) -> None:
         await self.runs.create_index([("phase", 1)])
@@ -179,11 +182,16 @@ class PaymentRuns:
         run = await self.runs.find_one({"_id": payment_run_id})
         steps = {
             "collecting": self._collect, "collected": self._plan, "planned": self._balance,
-            "balanced": self._mark_paid, "paid": self._publish,
+            "balanced": self._issue, "paid": self._publish,
         }
         while run["phase"] != "completed":
             next_phase = PHASES[PHASES.index(run["phase"]) + 1]
+            started = monotonic.monotonic()
             extra = await steps[run["phase"]](run) or {}
+            elapsed = monotonic.monotonic() - started
+            metrics.STEP_SECONDS.labels(run["phase"]).observe(elapsed)
+            log.info("payment run step done", extra={"payment_run_id": payment_run_id, "step": run["phase"],
+                                                     "duration_ms": round(elapsed * 1000)})
             run = await self.runs.find_one_and_update(
                 {"_id": payment_run_id, "phase": run["phase"]},
                 {"$set": {"phase": next_phase, **extra}},
@@ -199,15 +207,20 @@ class PaymentRuns:
         )
         return {"paid_at": datetime.now(UTC)}
 
-    async def _taken(self, run_id: str) -> list[dict[str, Any]]:
-        return [doc async for doc in self.payables.docs.find({"run_id": run_id})]
+    async def _taken(self, run_id: str) -> list[tuple[Payable, str | None]]:
+        """The run's payables with their member ids: fixed once collected, so read once per process."""
+        if run_id not in self._taken_cache:
+            self._taken_cache.clear()
+            self._taken_cache[run_id] = [(payable_of(doc), doc.get("member_id")) async for doc in
+                                         self.payables.docs.find({"run_id": run_id}, {"payable": 1, "member_id": 1})]
+        return self._taken_cache[run_id]
 
     async def _plan(self, run: dict[str, Any]) -> dict[str, Any]:
         taken = await self._taken(run["_id"])
-        organizations = sorted({doc["organization_id"] for doc in taken})
+        organizations = sorted({payable.organization_id for payable, _ in taken})
         balances = {doc["_id"]: Decimal(doc["balance"]) async for doc in
                     self.balances.find({"_id": {"$in": organizations}})} if organizations else {}
-        plan = plan_run(run["_id"], [payable_of(doc) for doc in taken], balances, run["cutoff"])
+        plan = plan_run(run["_id"], [payable for payable, _ in taken], balances, run["cutoff"])
         stored = {doc["_id"] for doc in await self.remittances.of_run(run["_id"])}
         missing = [p for p in plan.remittances if p.remittance_id not in stored]
         if missing:
@@ -241,26 +254,24 @@ class PaymentRuns:
             except DuplicateKeyError:
                 pass  # applied before: the document names this remittance
 
-    async def _mark_paid(self, run: dict[str, Any]) -> None:
-        for header in await self.remittances.of_run(run["_id"]):
-            await self.payables.docs.update_many(
-                {"run_id": run["_id"], "organization_id": header["organization_id"], "state": IN_RUN},
-                {"$set": {"state": PAID, "remittance_id": header["_id"], "paid_at": run["paid_at"]}},
-            )
-        # A claim replaced or voided while the run held it: its reversal goes to the next run.
-        for doc in await self._taken(run["_id"]):
-            if doc.get("closed_by") is not None and doc["kind"] == "claim":
+    async def _issue(self, run: dict[str, Any]) -> dict[str, Any]:
+        # Nothing to write but the phase: moving it to `paid` is what pays the run's payables.
+        return {"issued_at": datetime.now(UTC)}
+
+    async def _reverse_closed(self, run: dict[str, Any]) -> None:
+        """A claim replaced or voided while the run held it: its reversal goes to the next run."""
+        async for marker in self.payables.closures.find({"run_id": run["_id"]}):
+            doc = await self.payables.get(marker["_id"])
+            if doc is not None:
                 await self.payables.ensure_reversal(doc)
 
     async def _publish(self, run: dict[str, Any]) -> dict[str, Any]:
+        await self._reverse_closed(run)
         headers = await self.remittances.of_run(run["_id"])
-        members: dict[str, str | None] = {}
-        paid_claims: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for doc in await self._taken(run["_id"]):
-            payable = payable_of(doc)
+        paid_claims: dict[str, list[tuple[Payable, str | None]]] = defaultdict(list)
+        for payable, member_id in await self._taken(run["_id"]):
             if payable.kind == "claim" and payable.status_code == "1":
-                paid_claims[doc["remittance_id"]].append(doc)
-                members[payable.claim_id] = doc.get("member_id")
+                paid_claims[payable.organization_id].append((payable, member_id))
         events = []
         for header in headers:
             payment = header["payment"]
@@ -275,11 +286,10 @@ class PaymentRuns:
                                                    Decimal("0.00")),
                 ).model_dump(mode="json"),
             )))
-            for doc in paid_claims[header["_id"]]:
-                payable = payable_of(doc)
+            for payable, member_id in paid_claims[header["organization_id"]]:
                 events.append((header["organization_id"], new_event(
                     source=SOURCE, type=CLAIM_PAYMENT_ISSUED, subject=payable.claim_id,
-                    organizationid=header["organization_id"], partitionkey=members[payable.claim_id] or payable.claim_id,
+                    organizationid=header["organization_id"], partitionkey=member_id or payable.claim_id,
                     id=_event_id("payment", header["_id"], payable.claim_id),
                     data=ClaimPaymentIssued(
                         claim_id=payable.claim_id, remittance_id=header["_id"], payment_run_id=run["_id"],

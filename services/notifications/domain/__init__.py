@@ -1,0 +1,1 @@
+"""The notifications domain: pure rules, no I/O (unit-tested without servers)."""
