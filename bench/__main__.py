@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import (
-    authorizations, baselines, claims, claims_flow, eligibility, interactions, notifications, payments, report, targets,
+    analytics, authorizations, baselines, claims, claims_flow, eligibility, interactions, notifications, payments, report,
+    targets,
 )
 from bench.context import Context, log
 from bench.profile import FULL, QUICK
@@ -26,11 +27,11 @@ from tests.support.client import Platform
 # Growth next to last: it fills the stores with 100,000 claims' documents. Notifications
 # last: it stops the adjudication worker (bench/notifications.py says why).
 PARTS = ("baselines", "claims", "interactions", "claims_open", "eligibility", "payments", "authorizations",
-         "claims_growth", "notifications")
+         "analytics", "claims_growth", "notifications")
 RUNNERS = {"baselines": baselines.run, "claims": claims.run, "claims_open": claims_flow.run_open,
            "eligibility": eligibility.run, "payments": payments.run, "claims_growth": claims_flow.run_growth,
            "interactions": interactions.run, "notifications": notifications.run,
-           "authorizations": authorizations.run}
+           "authorizations": authorizations.run, "analytics": analytics.run}
 
 
 async def _run(stack: BenchStack, profile, parts: list[str], results: dict) -> None:

@@ -53,6 +53,10 @@ class Profile:
     payment_members: int = 200
     payment_wait: float = 600.0  # for the claims to be processed, and again to be paid
     scan_probe_sizes: tuple[int, ...] = (1_000, 4_000)
+    # analytics: adjudicated lines seeded into the denial read model, then queries through the gateway
+    analytics_lines: int = 100_000
+    analytics_live_lines: int = 4_000
+    analytics_queries: int = 600
     # notifications: webhooks to receivers on loopback
     webhook_rate: float = 100.0
     webhook_seconds: float = 30.0
@@ -80,6 +84,9 @@ QUICK = Profile(
     payment_claims=300,
     payment_members=20,
     payment_wait=120.0,
+    analytics_lines=5_000,
+    analytics_live_lines=1_000,
+    analytics_queries=120,
     claims_open_rate=50.0,
     claims_open_seconds=3.0,
     growth_rate=20.0,

@@ -48,6 +48,12 @@ def evaluate(results: dict) -> list[dict]:
                      f"<= {report.TARGET_P99_MS:g} ms, all answered", measured,
                      None if measured is None else elig["verdict"] == "met"))  # fmt: skip
 
+    analytics = results.get("analytics") or {}
+    p99 = ((analytics.get("queries") or {}).get("overall") or {}).get("p99_ms")
+    lines = (analytics.get("seed") or {}).get("lines")
+    rows.append(_row(f"analytics query p99 with {lines or 0:,} adjudicated lines (gateway, operator)", "<= 50 ms",
+                     p99, None if p99 is None else bool(analytics.get("met"))))
+
     hooks = (results.get("notifications") or {}).get("open_loop") or {}
     p99 = (hooks.get("event_to_first_attempt") or {}).get("p99_ms")
     complete = hooks.get("delivered") == hooks.get("events")

@@ -8,7 +8,7 @@ from infra.http.app import create_service_app
 from infra.messages import MessageStore
 from infra.runtime import ServiceRuntime
 from refdata import codes
-from services.authorizations import api, attachments, messages
+from services.authorizations import analytics, api, attachments, messages
 from services.authorizations.domain import load_clocks, load_rules
 from services.authorizations.domain.rules import gold_card_lookback_days
 from services.authorizations.gold_card import GROUP as GOLD_CARD_GROUP
@@ -31,7 +31,8 @@ def build_app(settings: AuthorizationsSettings | None = None) -> tuple[FastAPI, 
     if shortened and settings.platform_env == "production":
         raise RuntimeError("shortened decision clocks are for tests and local try-outs only")
     runtime = ServiceRuntime(settings)
-    app = create_service_app(runtime, "Authorizations", [api.router, attachments.router, messages.router],
+    app = create_service_app(runtime, "Authorizations", [api.router, attachments.router, messages.router,
+                                                                        analytics.router],
                              body_limits=attachments.body_limit)
     assert runtime.store is not None
     repository = AuthorizationRepository(runtime.store)
@@ -59,5 +60,6 @@ def build_app(settings: AuthorizationsSettings | None = None) -> tuple[FastAPI, 
     runtime.consumer(QUEUE_GROUP, queue.subscriptions())
     runtime.consumer(GOLD_CARD_GROUP, counts.subscriptions())
     runtime.consumer(UNITS_GROUP, UnitsUsed(repository).subscriptions())
+    runtime.consumer(analytics.GROUP, analytics.AuthorizationMetrics(runtime.db).subscriptions())
     runtime.background.append(sweeper.sweep_forever)
     return app, runtime

@@ -7,7 +7,7 @@ from infra.http.app import create_service_app
 from infra.messages import MessageStore
 from infra.runtime import ServiceRuntime
 from refdata import codes
-from services.claims import api, attachments, batches, messages
+from services.claims import api, attachments, batches, denial_analytics, messages
 from services.claims.decisions import DecisionApplier
 from services.claims.expiry import GROUP as EXPIRY_GROUP
 from services.claims.expiry import InfoRequestExpiry
@@ -30,7 +30,8 @@ def build_app(settings: ClaimsSettings | None = None) -> tuple[FastAPI, ServiceR
     settings = settings or ClaimsSettings()
     runtime = ServiceRuntime(settings)
     # Batches first: /v1/claims/batches/{id} is not a claim's sub-resource.
-    app = create_service_app(runtime, "Claims", [batches.router, api.router, attachments.router, messages.router],
+    app = create_service_app(runtime, "Claims", [batches.router, api.router, attachments.router, messages.router,
+                                                         denial_analytics.router],
                              body_limits=_body_limits)
     repository = ClaimRepository(runtime.store)
     members = MemberCopy(runtime.db, settings)
@@ -45,6 +46,7 @@ def build_app(settings: ClaimsSettings | None = None) -> tuple[FastAPI, ServiceR
     app.state.attachments = attachments.ClaimAttachments(repository, attachment_store, runtime.store)
     app.state.messages = messages.ClaimMessages(repository, message_store, attachment_store, runtime.store)
     app.state.batches = batches.ClaimBatches(app.state.intake, runtime.db)
+    app.state.denial_analytics = analytics = denial_analytics.DenialAnalytics(runtime.db)
     expiry = InfoRequestExpiry(runtime.db, repository, interval_seconds=settings.info_request_sweep_interval_seconds)
 
     async def warm_up() -> None:
@@ -57,6 +59,7 @@ def build_app(settings: ClaimsSettings | None = None) -> tuple[FastAPI, ServiceR
     runtime.consumer("claims-decisions", DecisionApplier(
         repository, settings.info_request_due_days, settings.info_request_due_seconds).subscriptions())
     runtime.consumer(STATUS_PROJECTION_GROUP, status.subscriptions())
+    runtime.consumer(denial_analytics.GROUP, analytics.subscriptions())
     runtime.consumer(EXPIRY_GROUP, expiry.subscriptions())
     runtime.background.append(expiry.sweep_forever)
     return app, runtime

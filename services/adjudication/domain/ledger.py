@@ -25,10 +25,11 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from contracts.denials import DENIAL_CARCS, is_denied  # noqa: F401 - DENIAL_CARCS re-exported
 from contracts.events.adjudication import AdjudicationDecision
 
 ZERO = Decimal("0.00")
-DENIAL_CARCS = frozenset({"16", "18", "26", "27", "29", "31", "50", "97", "197", "204", "242"})
+# The one definition of a denial (contracts/denials.py): analytics counts the same lines.
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,7 @@ def _reversed(claims: dict[str, ClaimEffect], claim_id: str | None, *, by: str) 
 
 
 def _denied(line: Any) -> bool:
-    return not line.paid_amount and not line.allowed_amount and any(a.carc in DENIAL_CARCS for a in line.adjustments)
+    return is_denied(line)
 
 
 def _day(value: date | str) -> date:
