@@ -182,7 +182,7 @@ class ConsumerRunner:
                 async for attempt in AsyncRetrying(
                     retry=retry_if_exception(is_transient),
                     stop=stop_after_delay(self.retry.max_seconds),
-                    wait=wait_exponential_jitter(initial=self.retry.initial_wait, max=self.retry.max_wait),
+                    wait=wait_exponential_jitter(multiplier=self.retry.initial_wait, max=self.retry.max_wait),
                     reraise=True,
                 ):
                     with attempt:

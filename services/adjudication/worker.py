@@ -174,7 +174,7 @@ def build_worker(settings: AdjudicationSettings | None = None) -> tuple[faust.Ap
                 # Transient failures (MongoDB, Kafka) are retried without end: the
                 # member's claims wait rather than one being skipped.
                 async for attempt in AsyncRetrying(
-                    retry=retry_if_exception(is_transient), wait=wait_exponential_jitter(0.05, 5.0), reraise=True
+                    retry=retry_if_exception(is_transient), wait=wait_exponential_jitter(multiplier=0.05, max=5.0), reraise=True
                 ):
                     with attempt:
                         await adjudicate(event, claim)
