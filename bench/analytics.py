@@ -74,7 +74,7 @@ async def seed_bulk(analytics: DenialAnalytics, claims: list[dict]) -> dict:
     for start in range(0, len(markers), 500):
         await analytics.store.markers.insert_many(markers[start:start + 500])
     for bucket, fields in totals.items():
-        await analytics.store.buckets.update_one({"_id": bucket}, {"$inc": fields}, upsert=True)
+        await analytics.store.add(bucket, fields)
     return {"lines": len(claims) * LINES_PER_CLAIM, "claims": len(claims), "buckets_written": len(totals),
             "seconds": round(time.perf_counter() - started, 1)}
 

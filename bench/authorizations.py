@@ -2,9 +2,9 @@
 
 Submissions go out on a fixed schedule (an open workload: a slow answer does not slow the
 sender), half of them for a code the plan requires review for, half auto-approved by the
-imaging rule. Numbers: accepted submissions/s, POST p50/p99, and for the auto-approved
-the decision time (the timeline's approved minus submitted) and the time until a GET shows
-the approval.
+imaging rule. Numbers: accepted submissions/s and POST p50/p99; for the auto-approved, the
+latency a provider sees (the POST's answer already carries the approval: the rule decides in
+the same write) and the decision time on the timeline (approved minus submitted).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ async def run(ctx: Context, rate: int = RATE_PER_S, seconds: int = SECONDS) -> d
     client = await ctx.client_for(org, connections=64)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    auto_ids: list[tuple[str, float]] = []
+    auto_ids: list[str] = []
+    auto_latencies: list[float] = []
     try:
         # The service's member copy may lag the enrolment a moment: wait until it answers 201.
         deadline = time.monotonic() + 60
@@ -61,10 +62,12 @@ async def run(ctx: Context, rate: int = RATE_PER_S, seconds: int = SECONDS) -> d
             t0 = time.perf_counter()
             response = await client.post("/v1/authorizations", json=_body(org, members[n % len(members)], auto),
                                          headers={"Idempotency-Key": str(uuid.uuid4())})
-            latencies.append(time.perf_counter() - t0)
+            latency = time.perf_counter() - t0
+            latencies.append(latency)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-            if auto and response.status_code == 201:
-                auto_ids.append((response.json()["authorization_id"], t0))
+            if auto and response.status_code == 201 and response.json()["status"] == "approved":
+                auto_ids.append(response.json()["authorization_id"])
+                auto_latencies.append(latency)
 
         total = rate * seconds
         started = time.perf_counter()
@@ -81,19 +84,18 @@ async def run(ctx: Context, rate: int = RATE_PER_S, seconds: int = SECONDS) -> d
                               "accepted_per_s": round(accepted / elapsed, 1),
                               "p50_ms": _p(latencies, 50), "p99_ms": _p(latencies, 99)}
 
-        decision_s, visible_s = [], []
-        for authorization_id, t0 in auto_ids[:100]:
+        decision_s = []
+        for authorization_id in auto_ids[:100]:
             view = (await client.get(f"/v1/authorizations/{authorization_id}")).json()
-            visible_s.append(time.perf_counter() - t0)
             if view.get("status") == "approved":
-
                 at = {e["status"]: datetime.fromisoformat(e["at"].replace("Z", "+00:00")) for e in view["timeline"]}
                 decision_s.append((at["approved"] - at["submitted"]).total_seconds())
-        out["auto_approval"] = {"sampled": len(decision_s), "decision_p50_ms": _p(decision_s, 50),
-                                "decision_p99_ms": _p(decision_s, 99),
-                                "approved_of_sampled": f"{len(decision_s)}/{min(len(auto_ids), 100)}"}
+        out["auto_approval"] = {"approved": len(auto_ids), "offered": (total + 1) // 2,
+                                "p50_ms": _p(auto_latencies, 50), "p99_ms": _p(auto_latencies, 99),
+                                "sampled": len(decision_s), "decision_p50_ms": _p(decision_s, 50),
+                                "decision_p99_ms": _p(decision_s, 99)}
         log(f"authorizations: {out['submissions']['accepted_per_s']} accepted/s at {rate}/s offered, "
-            f"p99 {out['submissions']['p99_ms']} ms; auto-approval decision p99 {out['auto_approval']['decision_p99_ms']} ms")
+            f"p99 {out['submissions']['p99_ms']} ms; auto-approval p99 {out['auto_approval']['p99_ms']} ms")
     finally:
         await client.aclose()
     return out
@@ -109,6 +111,8 @@ def render(results: dict) -> list[str]:
         f"POST /v1/authorizations at {sub.get('offered_per_s')}/s for {sub.get('seconds')} s: "
         f"{sub.get('accepted_per_s')} accepted/s, p50 {sub.get('p50_ms')} ms, p99 {sub.get('p99_ms')} ms "
         f"(statuses {sub.get('statuses')})",
-        f"auto-approval (submitted -> approved on the timeline): p50 {auto.get('decision_p50_ms')} ms, "
-        f"p99 {auto.get('decision_p99_ms')} ms ({auto.get('approved_of_sampled')} sampled approved)",
+        f"auto-approval as the provider sees it (POST answered approved): p50 {auto.get('p50_ms')} ms, "
+        f"p99 {auto.get('p99_ms')} ms ({auto.get('approved')}/{auto.get('offered')} approved); "
+        f"on the timeline: p50 {auto.get('decision_p50_ms')} ms, p99 {auto.get('decision_p99_ms')} ms "
+        f"({auto.get('sampled')} sampled)",
     ]

@@ -104,3 +104,16 @@ def test_authorization_contribution_and_figures():
     assert expedited["mean_decision_seconds"] == (3600 + 4 * 86400) / 2
     assert expedited["median_decision_seconds"] == (3600 + 4 * 86400) / 2
     assert expedited["decided_after_due"] == 1
+
+
+def test_stored_layout_round_trips_every_counter_name():
+    from infra.buckets import flattened, stored_paths
+
+    fields = {"07|n": 3, "07|p|99213|a": 1250, "12|c|CO.16|d": 1, "01|$x%2E|y": 2}
+    paths = stored_paths(fields)
+    assert all(path.count(".") == 1 and "$" not in path for path in paths)
+    nested: dict = {"_id": "org1:2025-05:p", "~claim-1": 2}
+    for path, value in paths.items():
+        period, counter = path.split(".")
+        nested.setdefault(period, {})[counter] = value
+    assert flattened(nested) == {"_id": "org1:2025-05:p", "~claim-1": 2, **fields}
