@@ -44,6 +44,7 @@ from services.adjudication.domain.engine import (
     Reference,
     adjudication_id_for,
     apply_decision,
+    apply_expiry,
     apply_void,
     decide,
 )
@@ -63,7 +64,7 @@ class ClaimNotDecidedHere(ValueError):
 @dataclass(frozen=True)
 class Result:
     decision: AdjudicationDecision | None
-    """None for a void: nothing to decide, only the original's effect to give back."""
+    """None for a void or an expired info request: nothing to decide, only an effect to give back."""
     accumulators: list[AccumulatorUpdate] = field(default_factory=list)
     authorization_units: list[AuthorizationUnitsUsed] = field(default_factory=list)
     replayed: bool = False
@@ -93,17 +94,30 @@ class Adjudicator:
 
     async def on_answered(self, claim_id: str, member_id: str, claim_version: int) -> Result:
         """Decide the claim again on the version that answered its info request."""
+        claim = await self._received(claim_id, member_id)
+        if claim is None:
+            raise ClaimNotDecidedHere("an info request answered for a claim adjudication has not decided")
+        return await self._settle(claim, claim_version, documentation_received=True)
+
+    async def on_expired(self, claim_id: str, member_id: str, claim_version: int) -> Result | None:
+        """An info request expired: the claims service denies the claim, and the decision in
+        effect gives its accumulators and units back. None for a claim never decided here."""
+        claim = await self._received(claim_id, member_id)
+        if claim is None:
+            return None
+        return await self._settle(claim, claim_version, documentation_received=False, expiry=True)
+
+    async def _received(self, claim_id: str, member_id: str) -> dict[str, Any] | None:
+        """The claim as received, from its first decision (adjudication keeps no other copy)."""
         member = await self.members.find(member_id)
         stored = await self.ledgers.load(_policy(member, member_id))
         first = adjudication_id_for(claim_id, 1)
         position = stored.positions.get(first)
         doc = None if position is None else await self.decisions.find_one({"_id": f"{first}:{position}"})
-        if doc is None:
-            raise ClaimNotDecidedHere("an info request answered for a claim adjudication has not decided")
-        return await self._settle(doc["claim"], claim_version, documentation_received=True)
+        return None if doc is None else doc["claim"]
 
     async def _settle(self, claim: dict[str, Any], claim_version: int, *, documentation_received: bool,
-                      void: bool = False) -> Result:
+                      void: bool = False, expiry: bool = False) -> Result:
         adjudication_id = adjudication_id_for(claim["claim_id"], claim_version)
         member = await self.members.find_allowing_for_lag(claim["member_id"])
         policy_id = _policy(member, claim["member_id"])
@@ -112,9 +126,9 @@ class Adjudicator:
             position = stored.positions.get(adjudication_id)
             if position is not None:
                 return await self._replayed(adjudication_id, position)
-            if void:
+            if void or expiry:
                 decision = None
-                after = apply_void(stored.ledger, claim, adjudication_id)
+                after = (apply_void if void else apply_expiry)(stored.ledger, claim, adjudication_id)
             else:
                 decision = decide(claim, await self._inputs(claim, member, stored.ledger, documentation_received),
                                   self.reference, claim_version=claim_version, adjudicated_at=datetime.now(UTC))
@@ -128,8 +142,10 @@ class Adjudicator:
                 # decided on the same ledger, so it stands.
                 doc = await self.decisions.find_one({"_id": f"{adjudication_id}:{revision}"})
                 result = _result_from_doc(doc)
-                after = (apply_void(stored.ledger, claim, adjudication_id) if result.decision is None
-                         else apply_decision(stored.ledger, result.decision, claim))
+                if result.decision is not None:
+                    after = apply_decision(stored.ledger, result.decision, claim)
+                else:
+                    after = (apply_void if void else apply_expiry)(stored.ledger, claim, adjudication_id)
             positions = {**stored.positions, adjudication_id: revision}
             if await self.ledgers.save(stored, after, positions) is not None:
                 return result

@@ -29,8 +29,10 @@ from contracts.envelope import CloudEvent, new_event
 from contracts.events.adjudication import ACCUMULATORS_APPLIED, AUTHORIZATION_UNITS_USED, CLAIM_ADJUDICATED
 from contracts.events.claims import (
     CLAIM_INFO_REQUEST_ANSWERED,
+    CLAIM_INFO_REQUEST_EXPIRED,
     CLAIM_RECEIVED,
     ClaimInfoRequestAnswered,
+    ClaimInfoRequestExpired,
     ClaimReceived,
 )
 from contracts.identifiers import normalize_member_id
@@ -51,8 +53,11 @@ from services.adjudication.settings import AdjudicationSettings
 log = logging.getLogger(__name__)
 SOURCE = "/services/adjudication"
 GROUP = "adjudication"
-# What adjudication decides on: a received claim, and the answer to an info request.
-DECIDED_ON = {CLAIM_RECEIVED: ClaimReceived, CLAIM_INFO_REQUEST_ANSWERED: ClaimInfoRequestAnswered}
+# What adjudication decides on: a received claim, and the answer to an info request; and
+# an info request's expiry, after which the claims service denies the claim (CO-16) and
+# the decision in effect gives its accumulators and authorization units back.
+DECIDED_ON = {CLAIM_RECEIVED: ClaimReceived, CLAIM_INFO_REQUEST_ANSWERED: ClaimInfoRequestAnswered,
+              CLAIM_INFO_REQUEST_EXPIRED: ClaimInfoRequestExpired}
 
 
 def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
@@ -113,14 +118,21 @@ def build_worker(settings: AdjudicationSettings | None = None) -> tuple[faust.Ap
             record = event_record(outgoing, carrier)
             return await decisions_topic.send(key=record.key, value=record.value, headers=record.headers)
 
-    async def adjudicate(event: CloudEvent, payload: ClaimReceived | ClaimInfoRequestAnswered) -> None:
+    async def adjudicate(event: CloudEvent,
+                         payload: ClaimReceived | ClaimInfoRequestAnswered | ClaimInfoRequestExpired) -> None:
         version = event.aggregateversion or 1
         if isinstance(payload, ClaimReceived):
             member_key = event.partitionkey or normalize_member_id(payload.member_id)
             result = await adjudicator.on_received(payload.to_data(), version)
-        else:
+        elif isinstance(payload, ClaimInfoRequestAnswered):
             member_key = event.partitionkey or ""
             result = await adjudicator.on_answered(payload.claim_id, member_key, version)
+        else:
+            member_key = event.partitionkey or ""
+            expired = await adjudicator.on_expired(payload.claim_id, member_key, version)
+            if expired is None:
+                return  # never decided here: nothing counted, nothing to give back
+            result = expired
         deliveries = []
         if result.decision is not None:
             decision = result.decision

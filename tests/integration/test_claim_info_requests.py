@@ -19,7 +19,7 @@ from tests.integration.test_claim_attachments import pdf_of, upload
 from services.claims.status_view import project
 from tests.support.client import claim_body, wait_for_status
 from tests.support.eligibility import check
-from tests.support.kafka import events_about
+from tests.support.kafka import events_about, read_topic
 from tests.support.stack import TEST_SERVICE_ENV
 from tests.support.waiting import eventually
 
@@ -145,3 +145,51 @@ async def test_a_pend_and_an_operator_request_are_answered_and_the_claim_is_deci
 async def _view_at(db, claim_id: str, version: int) -> dict | None:
     view = await db.claim_status.find_one({"_id": claim_id})
     return view if view and view["version"] >= version else None
+
+
+async def test_an_unanswered_request_denies_the_claim_and_gives_its_accumulators_back(platform, running_stack, org):
+    """A processed claim asked about and never answered is denied CO-16 by the claims service;
+    adjudication consumes the expiry and gives back what the decision had counted, so the
+    member's deductible and out-of-pocket met no longer include a claim nobody pays."""
+    operator = await platform.operator()
+    member = await platform.new_member(plan_id="gold-hmo-2026")
+    dos = (datetime.now(UTC).date() - timedelta(days=6)).isoformat()
+    lines = [{"procedure_code": code, "modifiers": [], "units": 1, "charge_amount": charge, "date_of_service": dos,
+              "place_of_service": "11", "diagnosis_pointers": [1]} for code, charge in (("99214", "220.00"),
+                                                                                       ("83036", "45.00"))]
+    created = await org.client.post("/v1/claims", json=claim_body(org, member, lines=lines),
+                                    headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert created.status_code == 201, created.text
+    claim_id = created.json()["claim_id"]
+    processed = await wait_for_status(org.client, claim_id, "processed", timeout=90)
+    counted = (sum((Decimal(line["deductible"]) for line in processed["lines"]), Decimal(0)),
+               Decimal(processed["totals"]["patient_responsibility"]))
+    assert counted[1] > 0
+
+    async def met_is(expected):
+        answer = await check(org.client, member["member_id"], dos, dob=member["date_of_birth"])
+        met = (Decimal(answer["benefits"]["deductible"]["met"]), Decimal(answer["benefits"]["out_of_pocket_max"]["met"]))
+        return ("as expected", met) if met == expected else None
+
+    await eventually(lambda: met_is(counted), timeout=30, what=f"the member's met to count the claim: {counted}")
+
+    asked = await operator.post(f"/v1/claims/{claim_id}/info-requests",
+                                json={"rarc": "M127", "message": "Send the notes.", "due_in_seconds": 2},
+                                headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert asked.status_code == 201, asked.text
+    denied = await wait_for_status(org.client, claim_id, "denied", timeout=60)
+    assert denied["totals"]["paid"] == "0.00" and denied["info_requests"][0]["status"] == "expired"
+
+    zero = (Decimal("0.00"), Decimal("0.00"))
+    await eventually(lambda: met_is(zero), timeout=30, what="the claim's accumulators given back")
+
+    async def given_back():
+        events = [e for e, _ in await read_topic(running_stack.kafka_bootstrap, "adjudication.events")
+                  if isinstance(e, dict) and e.get("type") == "accumulators.applied"
+                  and e["data"]["claim_id"] == claim_id]
+        return events if len(events) >= 2 else None
+
+    events = await eventually(given_back, timeout=30, what="the give-back on adjudication.events")
+    assert len(events) == 2, [e["data"] for e in events]  # counted once, given back once
+    assert Decimal(events[0]["data"]["out_of_pocket_applied"]) == counted[1]
+    assert Decimal(events[1]["data"]["out_of_pocket_applied"]) == -counted[1]

@@ -23,13 +23,13 @@ from refdata.plans import Plan, UnknownPlanError, benefit_year
 from .authorization import Authorization, find_authorization
 from .benefits import Share, member_share
 from .coverage import MemberCoverage, coverage_denial
-from .ledger import DENIAL_CARCS, Balance, Ledger, apply_decision, apply_void, line_key  # noqa: F401 - re-exported
+from .ledger import DENIAL_CARCS, Balance, Ledger, apply_decision, apply_expiry, apply_void, line_key  # noqa: F401 - re-exported
 from .pricing import MULTIPLE_PROCEDURE_PERCENT, Scheduled, by_report, multiple_procedure_ranks, percent_of, scheduled_amount
 from .reference import Reference
 
 __all__ = [
     "Authorization", "DecisionInputs", "Ledger", "Reference", "adjudication_id_for", "apply_decision",
-    "apply_void", "decide",
+    "apply_expiry", "apply_void", "decide",
 ]
 
 ZERO = Decimal("0.00")

@@ -218,6 +218,21 @@ def apply_void(ledger: Ledger, void_claim: Mapping[str, Any], adjudication_id: s
     return replace(ledger, claims=MappingProxyType(claims))
 
 
+def apply_expiry(ledger: Ledger, claim: Mapping[str, Any], adjudication_id: str) -> Ledger:
+    """An info request that expired unanswered: the claims service denies the claim (CO-16), so
+    the decision in effect gives back its accumulators, units and duplicate keys. The claim keeps
+    its history (a later version is decided on top of it); applying it twice changes nothing."""
+    claim_id = claim["claim_id"]
+    if ledger.has_applied(claim_id, adjudication_id):
+        return ledger
+    previous = ledger.claims.get(claim_id)
+    history = previous.adjudication_ids if previous else ()
+    claims = dict(ledger.claims)
+    claims[claim_id] = ClaimEffect(member_id=claim["member_id"], adjudication_ids=(*history, adjudication_id),
+                                   reversed_by=previous.reversed_by if previous else None)
+    return replace(ledger, claims=MappingProxyType(claims))
+
+
 def changes_between(before: Ledger, after: Ledger) -> list[Change]:
     """Each member-year whose accumulators moved, with the signed change (for accumulators.applied)."""
     keys: set[tuple[int, str]] = set()

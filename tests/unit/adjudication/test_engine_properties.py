@@ -92,3 +92,22 @@ def test_a_void_gives_back_exactly_what_the_original_counted(scenario):
     assert apply_void(voided, void, "adj-void") is voided
     assert voided.member_balance(2026, MEMBER_ID) == ledger.member_balance(2026, MEMBER_ID)
     assert voided.family_balance(2026) == ledger.family_balance(2026)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_an_expired_info_request_gives_back_the_decision_in_effect_once(scenario):
+    from services.adjudication.domain.ledger import apply_expiry, authorization_changes
+
+    plan, copy, ledger, claim, _ = scenario
+    decision = decide_claim(claim, copy, ledger=ledger, contracted=frozenset({plan.id}), documentation_received=True)
+    after = apply_decision(ledger, decision, claim)
+    expired = apply_expiry(after, claim, "adj-expiry")
+    assert apply_expiry(expired, claim, "adj-expiry") is expired
+    assert expired.member_balance(2026, MEMBER_ID) == ledger.member_balance(2026, MEMBER_ID)
+    assert expired.family_balance(2026) == ledger.family_balance(2026)
+    assert authorization_changes(ledger, expired) == {}
+    given_back = changes_between(after, expired)
+    assert sum((c.balance.deductible for c in given_back), ZERO) == -sum((d.deductible for d in decision.lines), ZERO)
+    # The claim's history stays: its first decision is still recognised as applied (a redelivery).
+    assert expired.has_applied(claim["claim_id"], decision.adjudication_id)
