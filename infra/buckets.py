@@ -27,7 +27,7 @@ Counters are integers (cents, seconds) so that `$inc` is exact.
 FerretDB v1 applies an update as read, modify, write back, without isolation: two
 concurrent `$inc` on one document lose one of them (measured: 200 concurrent
 increments of one bucket left 86). So this process serialises its writes per bucket
-(striped asyncio locks); the consumer runner handles different keys concurrently and
+(infra/document_locks.py); the consumer runner handles different keys concurrently and
 every claim of a day shares that day's buckets. Across processes nothing serialises
 them: one process per analytics consumer group on FerretDB v1, and a rebuild while
 that consumer is stopped (on MongoDB proper `$inc` is atomic and neither matters).
@@ -51,8 +51,6 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import weakref
-import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from typing import Any
@@ -61,6 +59,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from infra.consumer import TransientError
+from infra.document_locks import document_lock
 from infra.projection import compare_and_set
 
 Contribution = dict[str, dict[str, int]]
@@ -166,17 +165,6 @@ def flattened(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-_STRIPES = 64
-_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Lock]] = weakref.WeakKeyDictionary()
-
-
-def _lock(bucket_id: str) -> asyncio.Lock:
-    """One of a fixed set of locks (bounded memory; unrelated buckets rarely share one),
-    per event loop (an asyncio lock belongs to the loop it was first used on)."""
-    locks = _LOCKS.setdefault(asyncio.get_running_loop(), [asyncio.Lock() for _ in range(_STRIPES)])
-    return locks[zlib.crc32(bucket_id.encode()) % _STRIPES]
-
-
 class BucketStore:
     """Markers and buckets of one read model (module docstring for the write order)."""
 
@@ -212,7 +200,7 @@ class BucketStore:
         token = marker["version"]
         for bucket_id, fields in sorted(marker["pending"].items()):
             guarded = {"_id": bucket_id, token_field: {"$ne": token}}
-            async with _lock(bucket_id):
+            async with document_lock(self.buckets.full_name, bucket_id):
                 settled = self._settled.pop(bucket_id, {})
                 settled.pop(token_field, None)
                 change: dict[str, Any] = {"$inc": stored_paths(fields), "$set": {token_field: token}}

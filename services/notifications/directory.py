@@ -10,7 +10,10 @@ provider's own endpoints; another organisation's endpoint is simply not in it, s
 404 as for one that does not exist). Each is one read by `_id`, the only lookup
 FerretDB v1 pushes down. Writers touch their own fields with dotted $set / $unset
 (the contacts from organizations.events, an endpoint from the API, an endpoint's
-health from the dispatcher), so they never overwrite each other.
+health from the dispatcher), so they never overwrite each other on MongoDB. FerretDB v1
+loses one of two concurrent updates of a document whatever their fields, so every write
+here takes the organisation's document lock (infra/document_locks.py); locally one
+notifications process writes the directory.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+from pymongo.results import UpdateResult
 
 from contracts.envelope import CloudEvent
 from contracts.events.organizations import OrganizationRegistered
+from infra.document_locks import document_lock
 from services.notifications.domain import endpoint_health
 from services.notifications.domain.secrets import new_secret, rotated, signing_secrets
 
@@ -37,6 +42,11 @@ class EndpointExists(Exception):
 class Directory:
     def __init__(self, db: AsyncDatabase) -> None:
         self.orgs = db["organizations"]
+
+    async def _update(self, organization_id: str, query: Mapping[str, Any], change: Mapping[str, Any],
+                      *, upsert: bool = False) -> UpdateResult:
+        async with document_lock(self.orgs.full_name, organization_id):
+            return await self.orgs.update_one({"_id": organization_id, **query}, change, upsert=upsert)
 
     async def organization(self, organization_id: str) -> dict[str, Any] | None:
         return await self.orgs.find_one({"_id": organization_id})
@@ -55,8 +65,8 @@ class Directory:
 
     async def on_registered(self, payload: OrganizationRegistered, event: CloudEvent) -> None:
         # Idempotent as it is: the same values again on a redelivery.
-        await self.orgs.update_one(
-            {"_id": payload.organization_id},
+        await self._update(
+            payload.organization_id, {},
             {"$set": {"name": payload.name, "contact_emails": list(payload.contact_emails)}},
             upsert=True,
         )
@@ -67,8 +77,8 @@ class Directory:
         """Stores a new endpoint; EndpointExists when its id is taken (the replay of an Idempotency-Key)."""
         endpoint_id = endpoint["endpoint_id"]
         try:
-            result = await self.orgs.update_one(
-                {"_id": organization_id, f"endpoints.{endpoint_id}": {"$exists": False}},
+            result = await self._update(
+                organization_id, {f"endpoints.{endpoint_id}": {"$exists": False}},
                 {"$set": {f"endpoints.{endpoint_id}": dict(endpoint)}},
                 upsert=True,
             )
@@ -78,8 +88,8 @@ class Directory:
             raise EndpointExists(endpoint_id)
 
     async def delete_endpoint(self, organization_id: str, endpoint_id: str) -> bool:
-        result = await self.orgs.update_one(
-            {"_id": organization_id, f"endpoints.{endpoint_id}": {"$exists": True}},
+        result = await self._update(
+            organization_id, {f"endpoints.{endpoint_id}": {"$exists": True}},
             {"$unset": {f"endpoints.{endpoint_id}": ""}},
         )
         return result.modified_count == 1
@@ -90,9 +100,9 @@ class Directory:
         """The endpoint after a rotation (None: it changed meanwhile or is gone; the caller retries)."""
         endpoint_id = endpoint["endpoint_id"]
         secrets = rotated(list(endpoint.get("secrets") or []), now, new_secret())
-        result = await self.orgs.update_one(
+        result = await self._update(
             # Compare-and-set on the secrets' version read: two rotations at once cannot lose one.
-            {"_id": organization_id, f"endpoints.{endpoint_id}.secret_version": endpoint.get("secret_version", 1)},
+            organization_id, {f"endpoints.{endpoint_id}.secret_version": endpoint.get("secret_version", 1)},
             {"$set": {f"endpoints.{endpoint_id}.secrets": secrets,
                       f"endpoints.{endpoint_id}.secret_version": endpoint.get("secret_version", 1) + 1,
                       f"endpoints.{endpoint_id}.rotation_key": rotation_key,
@@ -108,8 +118,8 @@ class Directory:
     async def record_success(self, organization_id: str, endpoint: Mapping[str, Any]) -> None:
         if endpoint.get("failing_since") is None:
             return  # the common case costs no write
-        await self.orgs.update_one(
-            {"_id": organization_id, f"endpoints.{endpoint['endpoint_id']}": {"$exists": True}},
+        await self._update(
+            organization_id, {f"endpoints.{endpoint['endpoint_id']}": {"$exists": True}},
             {"$set": {f"endpoints.{endpoint['endpoint_id']}.failing_since": None}},
         )
 
@@ -121,16 +131,16 @@ class Directory:
         if change.disable:
             return await self.disable(organization_id, endpoint["endpoint_id"], "failing", now)
         if endpoint.get("failing_since") is None:
-            await self.orgs.update_one(
-                {"_id": organization_id, f"endpoints.{endpoint['endpoint_id']}.failing_since": None},
+            await self._update(
+                organization_id, {f"endpoints.{endpoint['endpoint_id']}.failing_since": None},
                 {"$set": {f"endpoints.{endpoint['endpoint_id']}.failing_since": now}},
             )
         return False
 
     async def disable(self, organization_id: str, endpoint_id: str, reason: str, now: datetime) -> bool:
         """True for the one call that disabled it (so its contacts get one email)."""
-        result = await self.orgs.update_one(
-            {"_id": organization_id, f"endpoints.{endpoint_id}.status": "active"},
+        result = await self._update(
+            organization_id, {f"endpoints.{endpoint_id}.status": "active"},
             {"$set": {f"endpoints.{endpoint_id}.status": "disabled",
                       f"endpoints.{endpoint_id}.disabled_reason": reason,
                       f"endpoints.{endpoint_id}.disabled_at": now}},
