@@ -4,7 +4,9 @@ Fed by authorizations.events (approved, denied by a reviewer or operator; auto-a
 not count, so a rule never feeds its own rate). One document per (organisation, code)
 holding each decision under its authorization id: a redelivery sets the same field again
 (idempotent without a version), and decisions older than the look-back are dropped on
-the next write.
+the next write. Decisions of different members for one (organisation, code) arrive
+concurrently: the write takes the document's lock (FerretDB v1 loses one of two
+concurrent updates of a document, infra/document_locks.py).
 """
 
 from datetime import UTC, datetime, timedelta
@@ -13,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from contracts.envelope import CloudEvent
 from contracts.events.authorizations import AUTHORIZATION_APPROVED, AUTHORIZATION_DENIED
+from infra.document_locks import document_lock
 from services.authorizations.domain import DecisionStats
 
 GROUP = "authorizations-gold-card"
@@ -42,15 +45,16 @@ class DecisionCounts:
             return
         for code in payload.procedure_codes:
             key = _key(payload.organization_id, code)
-            doc = await self.docs.find_one({"_id": key}) or {}
-            cutoff = datetime.now(UTC) - self.lookback
-            stale = {f"decisions.{aid}": "" for aid, d in doc.get("decisions", {}).items()
-                     if _at(d["at"]) < cutoff and aid != payload.authorization_id}
-            update: dict = {"$set": {f"decisions.{payload.authorization_id}": {"approved": approved,
-                                                                                "at": at.isoformat()}}}
-            if stale:
-                update["$unset"] = stale
-            await self.docs.update_one({"_id": key}, update, upsert=True)
+            async with document_lock(self.docs.full_name, key):
+                doc = await self.docs.find_one({"_id": key}) or {}
+                cutoff = datetime.now(UTC) - self.lookback
+                stale = {f"decisions.{aid}": "" for aid, d in doc.get("decisions", {}).items()
+                         if _at(d["at"]) < cutoff and aid != payload.authorization_id}
+                update: dict = {"$set": {f"decisions.{payload.authorization_id}": {"approved": approved,
+                                                                                    "at": at.isoformat()}}}
+                if stale:
+                    update["$unset"] = stale
+                await self.docs.update_one({"_id": key}, update, upsert=True)
 
     async def stats(self, organization_id: str, codes: list[str], now: datetime | None = None) -> dict[str, DecisionStats]:
         cutoff = (now or datetime.now(UTC)) - self.lookback
