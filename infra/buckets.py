@@ -52,6 +52,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -165,6 +166,16 @@ def flattened(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclass
+class _Part:
+    """One source's difference for one bucket, waiting to be written."""
+
+    token_field: str
+    token: int
+    fields: Mapping[str, int]
+    done: bool = False
+
+
 class BucketStore:
     """Markers and buckets of one read model (module docstring for the write order)."""
 
@@ -175,6 +186,7 @@ class BucketStore:
         # to that bucket rather than by a write of their own (one command per bucket and
         # event). What a crash leaves behind is a few fields nobody reads.
         self._settled: dict[str, dict[str, int]] = {}
+        self._waiting: dict[str, list[_Part]] = {}
 
     async def marker(self, source_id: str) -> dict[str, Any] | None:
         return await self.markers.find_one({"_id": source_id})
@@ -198,28 +210,96 @@ class BucketStore:
         """Steps 2 and 3 for a marker with a pending difference; safe to repeat."""
         token_field = "~" + marker["_id"]
         token = marker["version"]
-        for bucket_id, fields in sorted(marker["pending"].items()):
-            guarded = {"_id": bucket_id, token_field: {"$ne": token}}
-            async with document_lock(self.buckets.full_name, bucket_id):
-                settled = self._settled.pop(bucket_id, {})
-                settled.pop(token_field, None)
-                change: dict[str, Any] = {"$inc": stored_paths(fields), "$set": {token_field: token}}
-                if settled:
-                    change["$unset"] = {name: "" for name in settled}
-                try:
-                    try:
-                        await self.buckets.update_one(guarded, change, upsert=True)
-                    except DuplicateKeyError:
-                        # The bucket exists: it has this token (done before a crash), or another
-                        # process created it concurrently. Without upsert, the guard decides which.
-                        await self.buckets.update_one(guarded, change)
-                except BaseException:
-                    self._settle(bucket_id, settled)
-                    raise
+        outcomes = await asyncio.gather(
+            *(self._add_guarded(bucket_id, _Part(token_field, token, fields))
+              for bucket_id, fields in sorted(marker["pending"].items())),
+            return_exceptions=True)
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        if failures:
+            raise failures[0]  # the marker keeps its pending difference: a retry finishes it
         await self.markers.update_one(
             {"_id": marker["_id"], "version": token}, {"$unset": {"pending": ""}})
         for bucket_id in marker["pending"]:
             self._settle(bucket_id, {token_field: token})
+
+    async def _add_guarded(self, bucket_id: str, part: _Part) -> None:
+        """One source's part of one bucket, once. Parts of other sources waiting for the same
+        bucket go in the same write (group commit): when claims of one day are decided
+        concurrently, every one of them adds to that day's buckets, and one command per bucket
+        and source was most of the projection's cost. The lock holder takes every part queued
+        so far; a part taken by another holder is done when its owner gets the lock."""
+        self._waiting.setdefault(bucket_id, []).append(part)
+        async with document_lock(self.buckets.full_name, bucket_id):
+            if part.done:
+                return
+            parts = self._waiting.pop(bucket_id, [])
+            # One part per source in a write (its guard is one field): a second part of the same
+            # source waits for its owner, whose own guarded write then finds the token.
+            unique: dict[str, _Part] = {part.token_field: part}
+            for p in parts:
+                unique.setdefault(p.token_field, p)
+            later = [p for p in parts if unique[p.token_field] is not p]
+            if later:
+                self._waiting.setdefault(bucket_id, []).extend(later)
+            parts = list(unique.values())
+            try:
+                await self._write(bucket_id, parts)
+            except BaseException:
+                # The others' owners are still waiting for the lock: they write their own parts.
+                others = [p for p in parts if p is not part and not p.done]
+                if others:
+                    self._waiting.setdefault(bucket_id, [])[:0] = others
+                raise
+
+    async def _write(self, bucket_id: str, parts: list[_Part]) -> None:
+        settled = self._settled.pop(bucket_id, {})
+        for part in parts:
+            settled.pop(part.token_field, None)
+        try:
+            if len(parts) > 1:
+                try:
+                    if await self._update(bucket_id, parts, settled, upsert=True):
+                        return
+                except DuplicateKeyError:
+                    pass  # exists, and one of the tokens is there (a retry) or another process made it
+                settled_once = settled
+                for part in parts:  # one by one: each part's own guard decides
+                    await self._write_one(bucket_id, part, settled_once)
+                    settled_once = {}
+                return
+            await self._write_one(bucket_id, parts[0], settled)
+        except BaseException:
+            self._settle(bucket_id, settled)
+            raise
+
+    async def _write_one(self, bucket_id: str, part: _Part, settled: Mapping[str, int]) -> None:
+        try:
+            await self._update(bucket_id, [part], settled, upsert=True)
+        except DuplicateKeyError:
+            # The bucket exists: it has this token (done before a crash), or another
+            # process created it concurrently. Without upsert, the guard decides which.
+            await self._update(bucket_id, [part], settled, upsert=False)
+        part.done = True
+
+    async def _update(self, bucket_id: str, parts: list[_Part], settled: Mapping[str, int], *, upsert: bool) -> bool:
+        """One guarded write of these parts: applied to all of them, or (no match) to none."""
+        guarded: dict[str, Any] = {"_id": bucket_id, **{p.token_field: {"$ne": p.token} for p in parts}}
+        total: dict[str, int] = {}
+        for part in parts:
+            for name, value in part.fields.items():
+                total[name] = total.get(name, 0) + value
+        change: dict[str, Any] = {"$set": {p.token_field: p.token for p in parts}}
+        increments = {name: value for name, value in stored_paths(total).items() if value}
+        if increments:
+            change["$inc"] = increments
+        if settled:
+            change["$unset"] = {name: "" for name in settled}
+        result = await self.buckets.update_one(guarded, change, upsert=upsert)
+        applied = result.matched_count == 1 or result.upserted_id is not None
+        if applied:
+            for part in parts:
+                part.done = True
+        return applied
 
     def _settle(self, bucket_id: str, tokens: Mapping[str, int]) -> None:
         if len(self._settled) >= 100_000 and bucket_id not in self._settled:
